@@ -1,0 +1,139 @@
+// swift-tools-version: 6.1
+//
+// swift-mqtt-seal: end-to-end payload protection for MQTT.
+// Layering (see Specs/ and DESIGN): C shims -> Seal -> SealedMQTT <- MQTT; CLI and SealBench on top.
+
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "swift-mqtt-seal",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Seal", targets: ["Seal"]),
+        .library(name: "MQTT", targets: ["MQTT"]),
+        .library(name: "SealedMQTT", targets: ["SealedMQTT"]),
+        .library(name: "SealBench", targets: ["SealBench"]),
+        .library(name: "LocalBroker", targets: ["LocalBroker"]),
+        .executable(name: "mqtt-seal", targets: ["mqtt-seal"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // MARK: C boundary: system libraries only, nothing else.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+
+        // MARK: Libraries
+        .target(
+            name: "Seal",
+            dependencies: ["CSodium", "COpenSSL"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "MQTT",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SealedMQTT",
+            dependencies: [
+                "Seal", "MQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LocalBroker",
+            dependencies: [],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SealBench",
+            dependencies: [
+                "SealedMQTT", "MQTT", "Seal", "LocalBroker",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "mqtt-seal",
+            dependencies: [
+                "Seal", "MQTT", "SealedMQTT", "SealBench", "LocalBroker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests (one target per module; broker tests start a real mosquitto)
+        .testTarget(
+            name: "SealTests",
+            dependencies: ["Seal", "CSodium", "COpenSSL"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MQTTTests",
+            dependencies: [
+                "MQTT", "LocalBroker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SealedMQTTTests",
+            dependencies: ["SealedMQTT", "Seal", "MQTT", "LocalBroker"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SealBenchTests",
+            dependencies: ["SealBench"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MQTTSealCLITests",
+            dependencies: ["mqtt-seal", "LocalBroker"],
+            swiftSettings: strict
+        ),
+
+        // MARK: Micro benchmarks (package-benchmark): `swift package benchmark`
+        .executableTarget(
+            name: "SealBenchmarks",
+            dependencies: [
+                "Seal",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/SealBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef SEAL_CSODIUM_SHIM_H
+#define SEAL_CSODIUM_SHIM_H
+#include <sodium.h>
+#endif

@@ -1,0 +1,1 @@
+// LocalBroker module placeholder; replaced by the issue that builds it.

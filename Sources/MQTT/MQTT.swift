@@ -1,0 +1,1 @@
+// MQTT module placeholder; replaced by the issue that builds it.

@@ -1,0 +1,1 @@
+// Seal module placeholder; replaced by the issue that builds it.

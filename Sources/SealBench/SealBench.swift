@@ -1,0 +1,1 @@
+// SealBench module placeholder; replaced by the issue that builds it.

@@ -1,0 +1,1 @@
+// SealedMQTT module placeholder; replaced by the issue that builds it.
