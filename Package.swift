@@ -109,6 +109,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "LocalBrokerTests",
+            dependencies: ["LocalBroker"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SealedMQTTTests",
             dependencies: ["SealedMQTT", "Seal", "MQTT", "LocalBroker"],
             swiftSettings: strict
