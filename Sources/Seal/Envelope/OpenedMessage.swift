@@ -1,0 +1,23 @@
+/// A verified, opened envelope.
+public struct OpenedMessage: Sendable, Hashable {
+    /// The application payload (decrypted, or the clear payload of MAC and sign modes).
+    public let payload: [UInt8]
+    /// The envelope's mode.
+    public let mode: SealMode
+    /// The key id (`kid`) that opened it; in sign mode the signer's key id.
+    public let keyID: UInt32
+    /// The sender id (`sid`). In signed modes it is the verified signer's key id.
+    public let senderID: UInt32
+    /// The sequence number: `timestamp << 16 | counter`.
+    public let sequence: UInt64
+    /// Whether the sender sealed it for a retained publish.
+    public let sealedForRetain: Bool
+    /// The key id of the signer whose signature verified, or nil when the mode is unsigned.
+    public let signer: UInt32?
+
+    /// The sender's timestamp in Unix milliseconds (`sequence >> 16`).
+    public var timestampMilliseconds: UInt64 { sequence >> 16 }
+    /// Whether an Ed25519 signature was verified (the sender is authenticated individually, not only
+    /// as a holder of a shared key).
+    public var isSigned: Bool { signer != nil }
+}

@@ -1,0 +1,158 @@
+import Synchronization
+
+/// The freshness and replay rules of an ``Opener``. All durations are in milliseconds.
+public struct ReplayPolicy: Sendable, Hashable {
+    /// A live message older than this (by its timestamp) is stale. Default 60 s.
+    public var maxAgeMilliseconds: UInt64
+    /// A message whose timestamp is further in the future than this is rejected. Default 10 s.
+    public var maxFutureSkewMilliseconds: UInt64
+    /// A retained message older than this is stale; nil accepts retained messages of any age.
+    /// Default 24 h.
+    public var retainedMaxAgeMilliseconds: UInt64?
+    /// How many accepted sequence numbers are remembered per (kid, sid): at least this many messages
+    /// may arrive out of order. Default 1024.
+    public var window: Int
+    /// How many (kid, sid) pairs are tracked at most. Default 10,000.
+    public var maxSenders: Int
+
+    /// Creates a policy; see each property for the defaults.
+    public init(
+        maxAgeMilliseconds: UInt64 = 60_000, maxFutureSkewMilliseconds: UInt64 = 10_000,
+        retainedMaxAgeMilliseconds: UInt64? = 86_400_000, window: Int = 1024, maxSenders: Int = 10_000
+    ) {
+        self.maxAgeMilliseconds = maxAgeMilliseconds
+        self.maxFutureSkewMilliseconds = maxFutureSkewMilliseconds
+        self.retainedMaxAgeMilliseconds = retainedMaxAgeMilliseconds
+        self.window = max(window, 1)
+        self.maxSenders = max(maxSenders, 1)
+    }
+}
+
+/// Rejects replayed, stale and future messages per (key id, sender id), with bounded memory.
+///
+/// Rules (Specs/envelope.md, "Replay rules"):
+/// - Freshness: the timestamp (`seq >> 16`, Unix ms) must be within ``ReplayPolicy/maxAgeMilliseconds``
+///   in the past and ``ReplayPolicy/maxFutureSkewMilliseconds`` in the future.
+/// - Per (kid, sid) the guard remembers at least ``ReplayPolicy/window`` accepted sequence numbers and
+///   a floor below which everything is rejected. A sequence number seen before is a replay; a new
+///   one above the floor is accepted even out of order.
+/// - Retained deliveries are only checked for age (``ReplayPolicy/retainedMaxAgeMilliseconds``): the
+///   broker re-sends a retained message on every subscribe.
+/// - At most ``ReplayPolicy/maxSenders`` pairs are tracked. When full, pairs whose newest message is
+///   stale are dropped first (their messages can never be fresh again); otherwise the pair with the
+///   oldest newest message is evicted and a global floor is raised to its newest sequence number, so
+///   its old messages cannot be replayed as if from a new sender.
+///
+/// Safe for concurrent use. The guard is only updated after a message authenticated.
+public final class ReplayGuard: Sendable {
+    /// The policy in force.
+    public let policy: ReplayPolicy
+    private let clock: @Sendable () -> UInt64
+    private let state: Mutex<State>
+
+    private struct Sender {
+        /// Accepted sequence numbers above `floor`, ascending. At most `2 * window` entries.
+        var recent: [UInt64]
+        /// Every sequence number <= floor is rejected.
+        var floor: UInt64
+        /// The largest accepted sequence number.
+        var newest: UInt64 { recent.last ?? floor }
+    }
+
+    private struct State {
+        var senders: [UInt64: Sender] = [:]
+        /// New (untracked) senders must be above this.
+        var evictionFloor: UInt64 = 0
+    }
+
+    /// Creates a guard.
+    ///
+    /// - Parameters:
+    ///   - policy: freshness and window limits.
+    ///   - clock: Unix milliseconds; inject one in tests.
+    public init(policy: ReplayPolicy = ReplayPolicy(), clock: @escaping @Sendable () -> UInt64 = WallClock.milliseconds)
+    {
+        self.policy = policy
+        self.clock = clock
+        self.state = Mutex(State())
+    }
+
+    /// Number of (kid, sid) pairs currently tracked.
+    public var trackedSenders: Int { state.withLock { $0.senders.count } }
+
+    /// Checks the timestamp of `seq` against the clock. Cheap; done before any cryptography.
+    @inline(__always)
+    func checkFreshness(seq: UInt64, retained: Bool) throws(SealError) {
+        let timestamp = seq >> 16
+        let now = clock()
+        if timestamp > now {
+            guard timestamp - now <= policy.maxFutureSkewMilliseconds else { throw .rejected(.future) }
+            return
+        }
+        let age = now - timestamp
+        if retained {
+            if let maxAge = policy.retainedMaxAgeMilliseconds, age > maxAge { throw .rejected(.stale) }
+        } else if age > policy.maxAgeMilliseconds {
+            throw .rejected(.stale)
+        }
+    }
+
+    /// Records an authenticated live message, or throws when it is a replay or below the window.
+    func accept(kid: UInt32, sid: UInt32, seq: UInt64) throws(SealError) {
+        let pair = UInt64(kid) << 32 | UInt64(sid)
+        let window = policy.window
+        let maxSenders = policy.maxSenders
+        let staleBefore = clock() &- policy.maxAgeMilliseconds
+        let failure: SealError.Reason? = state.withLock { state in
+            if var sender = state.senders[pair] {
+                state.senders[pair] = nil  // keep the stored value uniquely referenced while editing
+                defer { state.senders[pair] = sender }
+                guard seq > sender.floor else { return .outsideWindow }
+                // Usual case: in order, append.
+                if seq > sender.newest || sender.recent.isEmpty {
+                    sender.recent.append(seq)
+                } else {
+                    let index = Self.lowerBound(sender.recent, seq)
+                    if index < sender.recent.count && sender.recent[index] == seq { return .replayed }
+                    sender.recent.insert(seq, at: index)
+                }
+                if sender.recent.count >= 2 * window {
+                    sender.floor = sender.recent[window - 1]
+                    sender.recent.removeFirst(window)
+                }
+                return nil
+            }
+            guard seq > state.evictionFloor else { return .outsideWindow }
+            if state.senders.count >= maxSenders {
+                Self.makeRoom(&state, staleBefore: staleBefore, maxSenders: maxSenders)
+            }
+            var recent: [UInt64] = []
+            recent.reserveCapacity(8)
+            recent.append(seq)
+            state.senders[pair] = Sender(recent: recent, floor: 0)
+            return nil
+        }
+        if let failure { throw .rejected(failure) }
+    }
+
+    private static func makeRoom(_ state: inout State, staleBefore: UInt64, maxSenders: Int) {
+        // Senders whose newest message is stale can never be accepted again: forget them for free.
+        state.senders = state.senders.filter { $0.value.newest >> 16 >= staleBefore }
+        guard state.senders.count >= maxSenders else { return }
+        // Otherwise evict the pair that was quiet longest and raise the floor for new pairs.
+        guard let oldest = state.senders.min(by: { $0.value.newest < $1.value.newest }) else { return }
+        state.senders[oldest.key] = nil
+        state.evictionFloor = max(state.evictionFloor, oldest.value.newest)
+    }
+
+    @inline(__always)
+    private static func lowerBound(_ sorted: [UInt64], _ value: UInt64) -> Int {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let mid = (low + high) / 2
+            if sorted[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+}

@@ -1,1 +1,0 @@
-// Seal module placeholder; replaced by the issue that builds it.
