@@ -1,0 +1,723 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The result of a QoS 1/2 publish: the broker's reason code (success or, e.g.,
+/// ``MQTTReasonCode/noMatchingSubscribers``). QoS 0 reports ``MQTTReasonCode/success`` once written.
+typealias PublishPromise = EventLoopPromise<MQTTReasonCode>
+
+/// The client's state machine. Every method runs on `loop`; that confinement is what makes the
+/// `@unchecked Sendable` sound.
+final class ClientCore: @unchecked Sendable {
+    enum Phase: Equatable {
+        case idle
+        case connecting
+        case connected
+        case reconnecting
+        case closed
+    }
+
+    struct Outgoing {
+        var publish: MQTTPublish
+        var awaitingPubcomp: Bool
+        var sequence: UInt64
+        var promise: PublishPromise
+    }
+
+    enum Request {
+        case subscribe([MQTTSubscription], EventLoopPromise<MQTTSubAck>?)
+        case unsubscribe([String], EventLoopPromise<MQTTUnsubAck>)
+    }
+
+    let loop: EventLoop
+    let configuration: MQTTClientConfiguration
+    let sslContext: NIOSSLContext?
+    var logger: Logger
+
+    var phase = Phase.idle
+    var connection: MQTTConnection?
+    var nextConnectionID = 0
+    var clientID: String
+    var reconnectAttempt = 0
+    var reconnectTask: Scheduled<Void>?
+    /// Why the client stopped for good, if it did.
+    var closeError: MQTTError?
+    var closedWaiters: [EventLoopPromise<Void>] = []
+
+    // Session state, kept across connections.
+    var nextPacketID: UInt16 = 0
+    var inflight: [UInt16: Outgoing] = [:]
+    var sequence: UInt64 = 0
+    var sendQuota = 65535
+    var pendingPublishes = CircularBuffer<(MQTTPublish, PublishPromise)>()
+    var incomingQoS2: Set<UInt16> = []
+    var requests: [UInt16: Request] = [:]
+    var requestTimeouts: [UInt16: Scheduled<Void>] = [:]
+    var activeSubscriptions: [MQTTSubscription] = []
+    var streams: [Int: StreamBox] = [:]
+    var nextStreamID = 0
+    var pausedStreams: Set<Int> = []
+    var writabilityWaiters: [PublishPromise] = []
+
+    init(configuration: MQTTClientConfiguration, loop: EventLoop, sslContext: NIOSSLContext?) {
+        self.configuration = configuration
+        self.loop = loop
+        self.sslContext = sslContext
+        self.logger = configuration.logger
+        self.clientID =
+            configuration.clientID.isEmpty
+            ? "mqtt-swift-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) : configuration.clientID
+        logger[metadataKey: "mqtt.client"] = .string(clientID)
+    }
+
+    // MARK: - Connecting
+
+    func connect(initial: Bool) -> EventLoopFuture<MQTTConnAck> {
+        loop.preconditionInEventLoop()
+        let promise = loop.makePromise(of: MQTTConnAck.self)
+        nextConnectionID += 1
+        let id = nextConnectionID
+        let version = configuration.protocolVersion
+        let sslContext = self.sslContext
+        let serverName = configuration.tls?.serverName ?? configuration.host
+        let sni: String? = Self.isIPAddress(serverName) ? nil : serverName
+        let maximumPacketSize = configuration.maximumPacketSize
+        let bootstrap = ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(configuration.connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: sslContext, serverHostname: sni))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        MQTTChannelHandler(
+                            core: self, connectionID: id, version: version, maximumPacketSize: maximumPacketSize))
+                    let connection = MQTTConnection(id: id, channel: channel, version: version)
+                    connection.connectPromise = promise
+                    self.connection = connection
+                }
+            }
+        if phase != .reconnecting { phase = .connecting }
+        bootstrap.connect(host: configuration.host, port: configuration.port).whenComplete { result in
+            switch result {
+            case .failure(let error):
+                let mapped = MQTTError.client(
+                    .connectionClosed, .unspecifiedError,
+                    "cannot connect to \(self.configuration.host):\(self.configuration.port): \(error)")
+                if let connection = self.connection, connection.id == id {
+                    self.connection = nil
+                    self.failConnect(connection, mapped)
+                } else {
+                    promise.fail(mapped)
+                }
+            case .success:
+                guard let connection = self.connection, connection.id == id else { return }
+                self.sendConnect(connection, initial: initial)
+            }
+        }
+        return promise.futureResult
+    }
+
+    private func sendConnect(_ connection: MQTTConnection, initial: Bool) {
+        var properties = MQTTProperties()
+        if configuration.protocolVersion == .v5 {
+            properties = configuration.connectProperties
+            if configuration.sessionExpiryInterval > 0 {
+                properties.sessionExpiryInterval = configuration.sessionExpiryInterval
+            }
+            if configuration.receiveMaximum != 65535 { properties.receiveMaximum = configuration.receiveMaximum }
+            if configuration.maximumPacketSize < MQTTPacket.maximumPacketSize {
+                properties.maximumPacketSize = UInt32(exactly: configuration.maximumPacketSize)
+            }
+            if configuration.topicAliasMaximum > 0 { properties.topicAliasMaximum = configuration.topicAliasMaximum }
+        }
+        let connect = MQTTConnect(
+            protocolVersion: configuration.protocolVersion,
+            cleanStart: initial ? configuration.cleanStart : false,
+            keepAlive: configuration.keepAlive,
+            clientIdentifier: clientID,
+            username: configuration.username,
+            password: configuration.password,
+            will: configuration.will,
+            properties: properties)
+        do {
+            try send(.connect(connect), on: connection)
+        } catch {
+            failConnect(connection, error)
+            connection.channel.close(promise: nil)
+            return
+        }
+        connection.connectTimeout = loop.scheduleTask(in: configuration.connectTimeout) {
+            self.failConnect(connection, .client(.timeout, .unspecifiedError, "no CONNACK in time"))
+            connection.channel.close(promise: nil)
+        }
+    }
+
+    private func failConnect(_ connection: MQTTConnection, _ error: MQTTError) {
+        connection.connectTimeout?.cancel()
+        connection.connectTimeout = nil
+        if let promise = connection.connectPromise {
+            connection.connectPromise = nil
+            promise.fail(error)
+        }
+    }
+
+    private func handleConnAck(_ connack: MQTTConnAck, on connection: MQTTConnection) {
+        connection.connectTimeout?.cancel()
+        connection.connectTimeout = nil
+        guard !connack.reasonCode.isFailure else {
+            connection.lastError = .client(
+                .connectionRefused, connack.reasonCode,
+                "CONNACK \(connack.reasonCode)\(connack.properties.reasonString.map { ": " + $0 } ?? "")")
+            failConnect(connection, connection.lastError!)
+            connection.closing = true
+            connection.channel.close(promise: nil)
+            return
+        }
+        connection.established = true
+        let properties = connack.properties
+        if let receiveMaximum = properties.receiveMaximum { connection.sendQuota = Int(receiveMaximum) }
+        sendQuota = min(connection.sendQuota, 65000)
+        if let maximum = properties.maximumPacketSize, let size = Int(exactly: maximum) {
+            connection.brokerMaximumPacketSize = size
+        }
+        connection.brokerTopicAliasMaximum = properties.topicAliasMaximum ?? 0
+        if let assigned = properties.assignedClientIdentifier { clientID = assigned }
+        let keepAlive = Int64(properties.serverKeepAlive ?? configuration.keepAlive)
+        if keepAlive > 0 {
+            connection.keepAliveTask = loop.scheduleRepeatedTask(
+                initialDelay: .seconds(keepAlive), delay: .seconds(keepAlive)
+            ) { _ in
+                self.keepAliveTick(connection)
+            }
+        }
+        phase = .connected
+        reconnectAttempt = 0
+        logger.debug("connected", metadata: ["sessionPresent": "\(connack.sessionPresent)"])
+
+        if !connack.sessionPresent {
+            incomingQoS2.removeAll()
+            if !activeSubscriptions.isEmpty {
+                let id = allocatePacketID()
+                requests[id] = .subscribe(activeSubscriptions, nil)
+                try? send(.subscribe(MQTTSubscribe(packetIdentifier: id, subscriptions: activeSubscriptions)), on: connection)
+            }
+        }
+        // Session resume: resend what the broker has not acknowledged, in the original order.
+        for entry in inflight.values.sorted(by: { $0.sequence < $1.sequence }) {
+            guard let id = entry.publish.packetIdentifier else { continue }
+            if entry.awaitingPubcomp {
+                try? send(.pubrel(MQTTPubAck(packetIdentifier: id)), on: connection)
+            } else {
+                var publish = entry.publish
+                publish.dup = true
+                sendPublish(publish, on: connection, failing: entry.promise)
+            }
+        }
+        drainPending()
+        if let promise = connection.connectPromise {
+            connection.connectPromise = nil
+            promise.succeed(connack)
+        }
+    }
+
+    private func keepAliveTick(_ connection: MQTTConnection) {
+        guard self.connection === connection, !connection.closing else {
+            connection.keepAliveTask?.cancel()
+            return
+        }
+        if connection.readPaused { return }
+        if connection.pingOutstanding {
+            connection.lastError = .client(.connectionClosed, .keepAliveTimeout, "no PINGRESP within keepalive")
+            connection.closing = true
+            connection.channel.close(promise: nil)
+            return
+        }
+        connection.pingOutstanding = true
+        try? send(.pingreq, on: connection)
+    }
+
+    // MARK: - Connection events
+
+    func connectionError(_ error: Error, connectionID: Int) {
+        guard let connection, connection.id == connectionID, connection.lastError == nil else { return }
+        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+            connection.lastError = .client(.tlsFailure, .unspecifiedError, "TLS: \(error)")
+        } else {
+            connection.lastError = .client(.connectionClosed, .unspecifiedError, "\(error)")
+        }
+    }
+
+    func connectionClosed(connectionID: Int) {
+        guard let connection, connection.id == connectionID else { return }
+        self.connection = nil
+        connection.keepAliveTask?.cancel()
+        let error = connection.lastError ?? .client(.connectionClosed, .unspecifiedError, "the broker closed the connection")
+        for (id, request) in requests {
+            requestTimeouts.removeValue(forKey: id)?.cancel()
+            switch request {
+            case .subscribe(_, let promise): promise?.fail(error)
+            case .unsubscribe(_, let promise): promise.fail(error)
+            }
+        }
+        requests.removeAll()
+        let waiters = writabilityWaiters
+        writabilityWaiters.removeAll()
+        for waiter in waiters { waiter.fail(error) }
+        if !pausedStreams.isEmpty { pausedStreams.removeAll() }
+        guard connection.established else {
+            failConnect(connection, error)
+            return
+        }
+        guard phase == .connected else { return }
+        logger.info("connection lost: \(error)")
+        if configuration.reconnect.enabled {
+            phase = .reconnecting
+            scheduleReconnect()
+        } else {
+            terminate(error)
+        }
+    }
+
+    private func scheduleReconnect() {
+        reconnectAttempt += 1
+        if let maximum = configuration.reconnect.maximumAttempts, reconnectAttempt > maximum {
+            terminate(.client(.reconnectLimitReached, .unspecifiedError, "gave up after \(maximum) attempts"))
+            return
+        }
+        let delay = configuration.reconnect.delay(attempt: reconnectAttempt)
+        reconnectTask = loop.scheduleTask(in: delay) {
+            guard self.phase == .reconnecting else { return }
+            self.connect(initial: false).whenFailure { error in
+                guard self.phase == .reconnecting else { return }
+                self.logger.debug("reconnect attempt \(self.reconnectAttempt) failed: \(error)")
+                self.scheduleReconnect()
+            }
+        }
+    }
+
+    func writabilityChanged(connectionID: Int, isWritable: Bool) {
+        guard isWritable, let connection, connection.id == connectionID else { return }
+        let waiters = writabilityWaiters
+        writabilityWaiters.removeAll()
+        for waiter in waiters { waiter.succeed(.success) }
+    }
+
+    /// A malformed packet or a protocol violation from the broker: DISCONNECT (MQTT 5) and close.
+    func protocolViolation(_ error: MQTTError, connectionID: Int) {
+        guard let connection, connection.id == connectionID, !connection.closing else { return }
+        logger.warning("protocol violation by the broker: \(error)")
+        connection.closing = true
+        connection.lastError = .client(.brokerProtocolViolation, error.reasonCode, "\(error)")
+        failConnect(connection, connection.lastError!)
+        if connection.version == .v5 && connection.established {
+            try? MQTTPacket.disconnect(MQTTDisconnect(reasonCode: error.reasonCode))
+                .encode(into: &connection.outbound, version: .v5)
+        } else if connection.version == .v5 {
+            // Before CONNACK the client may still send DISCONNECT in MQTT 5.
+            try? MQTTPacket.disconnect(MQTTDisconnect(reasonCode: error.reasonCode))
+                .encode(into: &connection.outbound, version: .v5)
+        }
+        let buffer = connection.outbound
+        connection.outbound.clear()
+        let channel = connection.channel
+        channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    // MARK: - Incoming packets
+
+    func received(_ packet: MQTTPacket, connectionID: Int) {
+        guard let connection, connection.id == connectionID, !connection.closing else { return }
+        guard connection.established else {
+            if case .connack(let connack) = packet {
+                handleConnAck(connack, on: connection)
+            } else {
+                protocolViolation(.protocolError("\(packet.type) before CONNACK"), connectionID: connectionID)
+            }
+            return
+        }
+        switch packet {
+        case .publish(let publish):
+            handleIncomingPublish(publish, on: connection)
+        case .puback(let ack):
+            guard let entry = inflight[ack.packetIdentifier], entry.publish.qos == .atLeastOnce else {
+                logger.debug("PUBACK for unknown packet id \(ack.packetIdentifier)")
+                return
+            }
+            inflight.removeValue(forKey: ack.packetIdentifier)
+            complete(entry.promise, ack, code: .publishFailed, what: "PUBACK")
+            drainPending()
+        case .pubrec(let ack):
+            guard var entry = inflight[ack.packetIdentifier], entry.publish.qos == .exactlyOnce else {
+                try? send(
+                    .pubrel(MQTTPubAck(packetIdentifier: ack.packetIdentifier, reasonCode: pubrelNotFound(connection))),
+                    on: connection)
+                return
+            }
+            if ack.reasonCode.isFailure {
+                inflight.removeValue(forKey: ack.packetIdentifier)
+                complete(entry.promise, ack, code: .publishFailed, what: "PUBREC")
+                drainPending()
+                return
+            }
+            entry.awaitingPubcomp = true
+            inflight[ack.packetIdentifier] = entry
+            try? send(.pubrel(MQTTPubAck(packetIdentifier: ack.packetIdentifier)), on: connection)
+        case .pubrel(let ack):
+            let known = incomingQoS2.remove(ack.packetIdentifier) != nil
+            let code: MQTTReasonCode = known || connection.version == .v311 ? .success : .packetIdentifierNotFound
+            try? send(.pubcomp(MQTTPubAck(packetIdentifier: ack.packetIdentifier, reasonCode: code)), on: connection)
+        case .pubcomp(let ack):
+            guard let entry = inflight[ack.packetIdentifier], entry.awaitingPubcomp else {
+                logger.debug("PUBCOMP for unknown packet id \(ack.packetIdentifier)")
+                return
+            }
+            inflight.removeValue(forKey: ack.packetIdentifier)
+            complete(entry.promise, ack, code: .publishFailed, what: "PUBCOMP")
+            drainPending()
+        case .suback(let suback):
+            requestTimeouts.removeValue(forKey: suback.packetIdentifier)?.cancel()
+            guard case .subscribe(let subscriptions, let promise) = requests.removeValue(forKey: suback.packetIdentifier)
+            else {
+                protocolViolation(.protocolError("SUBACK for unknown packet id"), connectionID: connectionID)
+                return
+            }
+            if let promise {
+                promise.succeed(suback)
+            } else {
+                for (subscription, code) in zip(subscriptions, suback.reasonCodes) where code.isFailure {
+                    logger.warning("resubscribe to \(subscription.topicFilter) refused: \(code)")
+                }
+            }
+        case .unsuback(let unsuback):
+            requestTimeouts.removeValue(forKey: unsuback.packetIdentifier)?.cancel()
+            guard case .unsubscribe(_, let promise) = requests.removeValue(forKey: unsuback.packetIdentifier) else {
+                protocolViolation(.protocolError("UNSUBACK for unknown packet id"), connectionID: connectionID)
+                return
+            }
+            promise.succeed(unsuback)
+        case .pingresp:
+            connection.pingOutstanding = false
+        case .disconnect(let disconnect):
+            connection.lastError = .client(
+                .connectionClosed, disconnect.reasonCode,
+                "DISCONNECT from the broker: \(disconnect.reasonCode)"
+                    + (disconnect.properties.reasonString.map { " " + $0 } ?? ""))
+            connection.closing = true
+            connection.channel.close(promise: nil)
+        case .connect, .connack, .subscribe, .unsubscribe, .pingreq, .auth:
+            protocolViolation(.protocolError("unexpected \(packet.type) from the broker"), connectionID: connectionID)
+        }
+    }
+
+    private func pubrelNotFound(_ connection: MQTTConnection) -> MQTTReasonCode {
+        connection.version == .v5 ? .packetIdentifierNotFound : .success
+    }
+
+    private func complete(_ promise: PublishPromise, _ ack: MQTTPubAck, code: MQTTError.Code, what: String) {
+        if ack.reasonCode.isFailure {
+            promise.fail(
+                MQTTError.client(
+                    code, ack.reasonCode,
+                    "\(what) \(ack.reasonCode)" + (ack.properties.reasonString.map { ": " + $0 } ?? "")))
+        } else {
+            promise.succeed(ack.reasonCode)
+        }
+    }
+
+    private func handleIncomingPublish(_ publish: MQTTPublish, on connection: MQTTConnection) {
+        var topic = publish.topic
+        var properties = publish.properties
+        if let alias = properties.topicAlias {
+            guard connection.version == .v5, alias > 0, alias <= configuration.topicAliasMaximum else {
+                protocolViolation(
+                    MQTTError(.protocolError, reasonCode: .topicAliasInvalid, "topic alias \(alias) out of range"),
+                    connectionID: connection.id)
+                return
+            }
+            if topic.isEmpty {
+                guard let known = connection.incomingAliases[alias] else {
+                    protocolViolation(
+                        MQTTError(.protocolError, reasonCode: .protocolError, "unknown topic alias \(alias)"),
+                        connectionID: connection.id)
+                    return
+                }
+                topic = known
+            } else {
+                connection.incomingAliases[alias] = topic
+            }
+            properties.topicAlias = nil
+        } else if topic.isEmpty {
+            protocolViolation(.protocolError("PUBLISH with an empty topic and no alias"), connectionID: connection.id)
+            return
+        }
+        let message = MQTTMessage(
+            topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: properties)
+        switch publish.qos {
+        case .atMostOnce:
+            deliver(message, on: connection)
+        case .atLeastOnce:
+            deliver(message, on: connection)
+            if let id = publish.packetIdentifier {
+                try? send(.puback(MQTTPubAck(packetIdentifier: id)), on: connection)
+            }
+        case .exactlyOnce:
+            guard let id = publish.packetIdentifier else { return }
+            // Exactly once: deliver on the first PUBLISH with this id; a resend (DUP) before PUBREL is not
+            // delivered again.
+            if incomingQoS2.insert(id).inserted {
+                deliver(message, on: connection)
+            }
+            try? send(.pubrec(MQTTPubAck(packetIdentifier: id)), on: connection)
+        }
+    }
+
+    private func deliver(_ message: MQTTMessage, on connection: MQTTConnection) {
+        var delivered = false
+        for stream in streams.values
+        where stream.topicFilters.contains(where: { MQTTTopic.matches(name: message.topic, filter: $0) }) {
+            delivered = true
+            if stream.yield(message) {
+                pausedStreams.insert(stream.id)
+                if !connection.readPaused {
+                    connection.readPaused = true
+                    _ = connection.channel.setOption(.autoRead, value: false)
+                }
+            }
+        }
+        if !delivered { logger.trace("no subscription for \(message.topic)") }
+    }
+
+    func streamDrained(_ id: Int) {
+        pausedStreams.remove(id)
+        guard pausedStreams.isEmpty, let connection, connection.readPaused else { return }
+        connection.readPaused = false
+        _ = connection.channel.setOption(.autoRead, value: true)
+        connection.channel.read()
+    }
+
+    // MARK: - Sending
+
+    func send(_ packet: MQTTPacket, on connection: MQTTConnection) throws(MQTTError) {
+        try packet.encode(
+            into: &connection.outbound, version: connection.version, maxPacketSize: connection.brokerMaximumPacketSize)
+        if !connection.flushScheduled {
+            connection.flushScheduled = true
+            loop.execute { self.flush(connection) }
+        }
+    }
+
+    private func flush(_ connection: MQTTConnection) {
+        connection.flushScheduled = false
+        guard connection.outbound.readableBytes > 0 else { return }
+        let buffer = connection.outbound
+        connection.outbound = connection.channel.allocator.buffer(capacity: max(4096, buffer.readableBytes))
+        connection.channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    private func sendPublish(_ publish: MQTTPublish, on connection: MQTTConnection, failing promise: PublishPromise) {
+        var publish = publish
+        if connection.version == .v5 && configuration.usesOutgoingTopicAliases && connection.brokerTopicAliasMaximum > 0
+        {
+            if let alias = connection.outgoingAliases[publish.topic] {
+                publish.properties.topicAlias = alias
+                publish.topic = ""
+            } else if connection.outgoingAliases.count < Int(connection.brokerTopicAliasMaximum) {
+                let alias = UInt16(connection.outgoingAliases.count + 1)
+                connection.outgoingAliases[publish.topic] = alias
+                publish.properties.topicAlias = alias
+            }
+        }
+        do {
+            try send(.publish(publish), on: connection)
+        } catch {
+            if let id = publish.packetIdentifier { inflight.removeValue(forKey: id) }
+            promise.fail(error)
+        }
+    }
+
+    private func allocatePacketID() -> UInt16 {
+        repeat {
+            nextPacketID = nextPacketID == UInt16.max ? 1 : nextPacketID + 1
+        } while inflight[nextPacketID] != nil || requests[nextPacketID] != nil
+        return nextPacketID
+    }
+
+    func publish(_ publish: MQTTPublish, promise: PublishPromise) {
+        switch phase {
+        case .closed:
+            promise.fail(closeError ?? MQTTError.client(.clientShutDown, .unspecifiedError, "the client is closed"))
+            return
+        case .idle:
+            promise.fail(MQTTError.client(.notConnected, .unspecifiedError, "connect first"))
+            return
+        case .connecting, .connected, .reconnecting:
+            break
+        }
+        if publish.qos == .atMostOnce {
+            guard let connection, connection.established, !connection.closing else {
+                promise.fail(MQTTError.client(.notConnected, .unspecifiedError, "QoS 0 publish while disconnected"))
+                return
+            }
+            sendPublish(publish, on: connection, failing: promise)
+            if connection.channel.isWritable {
+                promise.succeed(.success)
+            } else {
+                writabilityWaiters.append(promise)
+            }
+            return
+        }
+        if inflight.count < sendQuota && pendingPublishes.isEmpty {
+            startInflight(publish, promise: promise)
+        } else {
+            pendingPublishes.append((publish, promise))
+        }
+    }
+
+    private func startInflight(_ publish: MQTTPublish, promise: PublishPromise) {
+        var publish = publish
+        let id = allocatePacketID()
+        publish.packetIdentifier = id
+        publish.dup = false
+        sequence += 1
+        inflight[id] = Outgoing(publish: publish, awaitingPubcomp: false, sequence: sequence, promise: promise)
+        if let connection, connection.established, !connection.closing {
+            sendPublish(publish, on: connection, failing: promise)
+        }
+    }
+
+    private func drainPending() {
+        while inflight.count < sendQuota, let (publish, promise) = pendingPublishes.popFirst() {
+            startInflight(publish, promise: promise)
+        }
+    }
+
+    func request(_ request: Request, packet: (UInt16) -> MQTTPacket) -> MQTTError? {
+        guard phase != .closed else { return closeError ?? .client(.clientShutDown, .unspecifiedError, "closed") }
+        guard let connection, connection.established, !connection.closing else {
+            return .client(.notConnected, .unspecifiedError, "not connected")
+        }
+        let id = allocatePacketID()
+        requests[id] = request
+        do {
+            try send(packet(id), on: connection)
+        } catch {
+            requests.removeValue(forKey: id)
+            return error
+        }
+        requestTimeouts[id] = loop.scheduleTask(in: configuration.requestTimeout) {
+            self.requestTimeouts.removeValue(forKey: id)
+            guard let request = self.requests.removeValue(forKey: id) else { return }
+            let error = MQTTError.client(.timeout, .unspecifiedError, "no acknowledgement in time")
+            switch request {
+            case .subscribe(_, let promise): promise?.fail(error)
+            case .unsubscribe(_, let promise): promise.fail(error)
+            }
+        }
+        return nil
+    }
+
+    func addStream(filters: [String], subscriptions: [MQTTSubscription], codes: [MQTTReasonCode]) -> MQTTMessageStream {
+        nextStreamID += 1
+        let box = StreamBox(
+            id: nextStreamID, topicFilters: filters, capacity: configuration.subscriptionBufferCapacity
+        ) { [loop] id in
+            loop.execute { self.streamDrained(id) }
+        }
+        streams[box.id] = box
+        for subscription in subscriptions {
+            activeSubscriptions.removeAll { $0.topicFilter == subscription.topicFilter }
+            activeSubscriptions.append(subscription)
+        }
+        return MQTTMessageStream(topicFilters: filters, grantedReasonCodes: codes, box: box)
+    }
+
+    func removeFilters(_ filters: [String]) {
+        activeSubscriptions.removeAll { filters.contains($0.topicFilter) }
+        for (id, stream) in streams where stream.topicFilters.allSatisfy({ filters.contains($0) }) {
+            streams.removeValue(forKey: id)
+            stream.finish()
+            streamDrained(id)
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Graceful: DISCONNECT with `reason`, then close. Everything still waiting fails with `clientShutDown`.
+    func disconnect(reason: MQTTReasonCode, properties: MQTTProperties) -> EventLoopFuture<Void> {
+        let connection = self.connection
+        terminate(nil)
+        guard let connection else { return loop.makeSucceededVoidFuture() }
+        connection.closing = true
+        if connection.established {
+            let disconnect = MQTTDisconnect(reasonCode: reason, properties: properties)
+            try? send(.disconnect(disconnect), on: connection)
+        }
+        let buffer = connection.outbound
+        connection.outbound.clear()
+        let channel = connection.channel
+        return channel.writeAndFlush(buffer).flatMapError { _ in self.loop.makeSucceededVoidFuture() }.flatMap {
+            channel.close().flatMapError { _ in self.loop.makeSucceededVoidFuture() }
+        }
+    }
+
+    /// Closes the socket without DISCONNECT (the broker publishes the will) and stops the client.
+    func abort() -> EventLoopFuture<Void> {
+        let connection = self.connection
+        terminate(nil)
+        guard let connection else { return loop.makeSucceededVoidFuture() }
+        connection.closing = true
+        return connection.channel.close().flatMapError { _ in self.loop.makeSucceededVoidFuture() }
+    }
+
+    /// Stops for good: `error == nil` is a deliberate shutdown.
+    func terminate(_ error: MQTTError?) {
+        guard phase != .closed else { return }
+        phase = .closed
+        closeError = error
+        reconnectTask?.cancel()
+        reconnectTask = nil
+        let failure = error ?? .client(.clientShutDown, .unspecifiedError, "the client was shut down")
+        let outgoing = inflight.values.sorted { $0.sequence < $1.sequence }
+        inflight.removeAll()
+        for entry in outgoing { entry.promise.fail(failure) }
+        while let (_, promise) = pendingPublishes.popFirst() { promise.fail(failure) }
+        for (id, request) in requests {
+            requestTimeouts.removeValue(forKey: id)?.cancel()
+            switch request {
+            case .subscribe(_, let promise): promise?.fail(failure)
+            case .unsubscribe(_, let promise): promise.fail(failure)
+            }
+        }
+        requests.removeAll()
+        let waiters = writabilityWaiters
+        writabilityWaiters.removeAll()
+        for waiter in waiters { waiter.fail(failure) }
+        let current = streams.values
+        streams.removeAll()
+        for stream in current { stream.finish(error.map { .failure($0) } ?? .success(())) }
+        let closedWaiters = self.closedWaiters
+        self.closedWaiters.removeAll()
+        for waiter in closedWaiters {
+            if let error { waiter.fail(error) } else { waiter.succeed() }
+        }
+    }
+
+    /// A future that completes when the client stops for good.
+    func closed() -> EventLoopFuture<Void> {
+        if phase == .closed {
+            if let closeError { return loop.makeFailedFuture(closeError) }
+            return loop.makeSucceededVoidFuture()
+        }
+        let promise = loop.makePromise(of: Void.self)
+        closedWaiters.append(promise)
+        return promise.futureResult
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
+    }
+}

@@ -1,0 +1,254 @@
+public import NIOCore
+public import NIOPosix
+import NIOSSL
+public import ServiceLifecycle
+
+/// An MQTT 3.1.1 / 5.0 client on SwiftNIO.
+///
+/// ```swift
+/// let client = try MQTTClient(configuration: .init(host: "127.0.0.1", port: 1883))
+/// try await client.connect()
+/// let messages = try await client.subscribe(to: "sensors/#", qos: .atLeastOnce)
+/// try await client.publish(to: "sensors/1", payload: ByteBuffer(string: "21.5"), qos: .atLeastOnce)
+/// for try await message in messages { print(message.topic, message.payloadString) }
+/// try await client.disconnect()
+/// ```
+///
+/// All state lives on one event loop. Packets written in one loop tick are flushed together.
+/// QoS 1/2 publishes are pipelined up to the broker's Receive Maximum; more wait in a queue whose
+/// length is bounded by the number of waiting callers. After a lost connection the client
+/// reconnects (``MQTTReconnectPolicy``), resumes the session (resending unacknowledged PUBLISH with
+/// DUP and PUBREL) and resubscribes when the broker lost the session.
+///
+/// The client is a swift-service-lifecycle `Service`: ``run()`` connects and disconnects
+/// gracefully on shutdown.
+public final class MQTTClient: Sendable, Service {
+    /// The configuration.
+    public let configuration: MQTTClientConfiguration
+    let core: ClientCore
+
+    /// Creates a client; nothing is connected yet.
+    ///
+    /// - Throws: ``MQTTError`` with ``MQTTError/Code/tlsFailure`` when the TLS files cannot be loaded.
+    public init(
+        configuration: MQTTClientConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
+        self.configuration = configuration
+        var sslContext: NIOSSLContext?
+        if let tls = configuration.tls {
+            do {
+                var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+                if let caFile = tls.caFile { tlsConfiguration.trustRoots = .file(caFile) }
+                if let certificateFile = tls.certificateFile {
+                    tlsConfiguration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateFile).map {
+                        .certificate($0)
+                    }
+                }
+                if let keyFile = tls.privateKeyFile {
+                    tlsConfiguration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+                }
+                tlsConfiguration.certificateVerification =
+                    tls.verifiesHostname ? .fullVerification : .noHostnameVerification
+                sslContext = try NIOSSLContext(configuration: tlsConfiguration)
+            } catch {
+                throw MQTTError.client(.tlsFailure, .unspecifiedError, "cannot load TLS files: \(error)")
+            }
+        }
+        self.core = ClientCore(configuration: configuration, loop: eventLoopGroup.next(), sslContext: sslContext)
+    }
+
+    /// The client identifier in use (the broker may assign one in MQTT 5).
+    public var clientID: String {
+        get async { (try? await core.loop.submit { self.core.clientID }.get()) ?? configuration.clientID }
+    }
+
+    /// Whether a connection is established now.
+    public var isConnected: Bool {
+        get async {
+            (try? await core.loop.submit { self.core.phase == .connected }.get()) ?? false
+        }
+    }
+
+    /// Connects (TCP or TLS, CONNECT, CONNACK), bounded by ``MQTTClientConfiguration/connectTimeout``.
+    ///
+    /// - Returns: The CONNACK (session present flag, broker properties).
+    /// - Throws: ``MQTTError``: ``MQTTError/Code/connectionRefused`` with the CONNACK reason code,
+    ///   ``MQTTError/Code/tlsFailure``, ``MQTTError/Code/connectionClosed``, ``MQTTError/Code/timeout``,
+    ///   ``MQTTError/Code/brokerProtocolViolation``.
+    @discardableResult
+    public func connect() async throws -> MQTTConnAck {
+        let core = self.core
+        let future = try await core.loop.submit { () -> EventLoopFuture<MQTTConnAck> in
+            switch core.phase {
+            case .idle:
+                return core.connect(initial: true)
+            case .closed:
+                return core.loop.makeFailedFuture(
+                    MQTTError.client(.clientShutDown, .unspecifiedError, "the client was shut down"))
+            case .connecting, .connected, .reconnecting:
+                return core.loop.makeFailedFuture(
+                    MQTTError.client(.invalidArgument, .unspecifiedError, "already connected or connecting"))
+            }
+        }.get()
+        do {
+            return try await future.get()
+        } catch {
+            try? await core.loop.submit {
+                if core.phase == .connecting { core.phase = .idle }
+            }.get()
+            throw error
+        }
+    }
+
+    /// Publishes a message.
+    ///
+    /// QoS 0 returns once the packet is queued for the socket (waiting while the socket is not
+    /// writable). QoS 1 returns on PUBACK, QoS 2 on PUBCOMP; while the connection is down they wait
+    /// for the reconnect and are sent then.
+    ///
+    /// The topic is validated and the packet size checked against the broker's Maximum Packet Size
+    /// before anything is sent.
+    ///
+    /// - Returns: The broker's reason code (e.g. ``MQTTReasonCode/noMatchingSubscribers`` in MQTT 5).
+    /// - Throws: ``MQTTError``: ``MQTTError/Code/invalidTopic``, ``MQTTError/Code/packetTooLarge``,
+    ///   ``MQTTError/Code/publishFailed`` (failure in PUBACK/PUBREC, e.g. not authorized),
+    ///   ``MQTTError/Code/notConnected``, ``MQTTError/Code/clientShutDown``.
+    @discardableResult
+    public func publish(
+        to topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false,
+        properties: MQTTProperties = MQTTProperties()
+    ) async throws -> MQTTReasonCode {
+        try MQTTTopic.validateName(topic)
+        if payload.readableBytes > configuration.maximumPacketSize {
+            throw MQTTError(.packetTooLarge, reasonCode: .packetTooLarge, "payload larger than the maximum packet size")
+        }
+        if configuration.protocolVersion == .v311 && !properties.isEmpty {
+            throw MQTTError(.invalidArgument, reasonCode: .protocolError, "MQTT 3.1.1 has no PUBLISH properties")
+        }
+        let publish = MQTTPublish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        let core = self.core
+        let promise = core.loop.makePromise(of: MQTTReasonCode.self)
+        core.loop.execute { core.publish(publish, promise: promise) }
+        return try await promise.futureResult.get()
+    }
+
+    /// Subscribes and returns the messages that match these filters.
+    ///
+    /// Subscribe before publishing what you want to receive: the stream exists once the SUBACK
+    /// arrived, which is also before the broker sends retained messages.
+    ///
+    /// - Throws: ``MQTTError`` with ``MQTTError/Code/subscriptionFailed`` and the SUBACK failure code
+    ///   (e.g. ``MQTTReasonCode/notAuthorized``, or ``MQTTReasonCode/unspecifiedError`` = 0x80 in
+    ///   MQTT 3.1.1) if the broker refused any filter; ``MQTTError/Code/invalidTopic`` for a bad filter.
+    public func subscribe(
+        to subscriptions: [MQTTSubscription], properties: MQTTProperties = MQTTProperties()
+    ) async throws -> MQTTMessageStream {
+        guard !subscriptions.isEmpty else {
+            throw MQTTError(.invalidArgument, reasonCode: .protocolError, "SUBSCRIBE needs at least one filter")
+        }
+        for subscription in subscriptions { try MQTTTopic.validateFilter(subscription.topicFilter) }
+        let core = self.core
+        let promise = core.loop.makePromise(of: MQTTSubAck.self)
+        core.loop.execute {
+            if let error = core.request(
+                .subscribe(subscriptions, promise),
+                packet: { .subscribe(MQTTSubscribe(packetIdentifier: $0, subscriptions: subscriptions, properties: properties)) }
+            ) {
+                promise.fail(error)
+            }
+        }
+        let suback = try await promise.futureResult.get()
+        if let failure = suback.reasonCodes.first(where: \.isFailure) {
+            throw MQTTError.client(.subscriptionFailed, failure, "SUBACK \(suback.reasonCodes)")
+        }
+        let filters = subscriptions.map(\.topicFilter)
+        return try await core.loop.submit {
+            core.addStream(filters: filters, subscriptions: subscriptions, codes: suback.reasonCodes)
+        }.get()
+    }
+
+    /// Subscribes to one filter.
+    public func subscribe(
+        to topicFilter: String, qos: MQTTQoS = .atMostOnce, noLocal: Bool = false, retainAsPublished: Bool = false,
+        retainHandling: MQTTRetainHandling = .sendOnSubscribe
+    ) async throws -> MQTTMessageStream {
+        try await subscribe(to: [
+            MQTTSubscription(
+                topicFilter: topicFilter,
+                options: MQTTSubscriptionOptions(
+                    qos: qos, noLocal: noLocal, retainAsPublished: retainAsPublished, retainHandling: retainHandling))
+        ])
+    }
+
+    /// Unsubscribes; streams whose filters are all removed end.
+    ///
+    /// - Returns: The UNSUBACK reason codes (empty in MQTT 3.1.1).
+    /// - Throws: ``MQTTError/Code/unsubscriptionFailed`` if the broker refused a filter.
+    @discardableResult
+    public func unsubscribe(_ topicFilters: [String], properties: MQTTProperties = MQTTProperties()) async throws
+        -> [MQTTReasonCode]
+    {
+        for filter in topicFilters { try MQTTTopic.validateFilter(filter) }
+        let core = self.core
+        let promise = core.loop.makePromise(of: MQTTUnsubAck.self)
+        core.loop.execute {
+            if let error = core.request(
+                .unsubscribe(topicFilters, promise),
+                packet: {
+                    .unsubscribe(MQTTUnsubscribe(packetIdentifier: $0, topicFilters: topicFilters, properties: properties))
+                })
+            {
+                promise.fail(error)
+            }
+        }
+        let unsuback = try await promise.futureResult.get()
+        try await core.loop.submit { core.removeFilters(topicFilters) }.get()
+        if let failure = unsuback.reasonCodes.first(where: \.isFailure) {
+            throw MQTTError.client(.unsubscriptionFailed, failure, "UNSUBACK \(unsuback.reasonCodes)")
+        }
+        return unsuback.reasonCodes
+    }
+
+    /// Disconnects gracefully: DISCONNECT with `reason` (MQTT 5; e.g.
+    /// ``MQTTReasonCode/disconnectWithWillMessage`` asks the broker to publish the will), then close.
+    /// Streams end; operations still waiting fail with ``MQTTError/Code/clientShutDown``.
+    public func disconnect(
+        reason: MQTTReasonCode = .normalDisconnection, properties: MQTTProperties = MQTTProperties()
+    ) async {
+        let core = self.core
+        let future = try? await core.loop.submit { core.disconnect(reason: reason, properties: properties) }.get()
+        try? await future?.get()
+    }
+
+    /// Closes the socket without DISCONNECT, as a crash would: the broker publishes the will.
+    /// The client stops (no reconnect).
+    public func abort() async {
+        let core = self.core
+        let future = try? await core.loop.submit { core.abort() }.get()
+        try? await future?.get()
+    }
+
+    /// Waits until the client stops for good; throws the error that stopped it (e.g.
+    /// ``MQTTError/Code/reconnectLimitReached`` or ``MQTTError/Code/brokerProtocolViolation``
+    /// without reconnection), returns after ``disconnect(reason:properties:)``.
+    public func waitUntilClosed() async throws {
+        let core = self.core
+        try await core.loop.flatSubmit { core.closed() }.get()
+    }
+
+    /// `Service`: connects, stays connected (reconnecting as configured) until graceful shutdown or
+    /// cancellation, then disconnects.
+    public func run() async throws {
+        try await connect()
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await waitUntilClosed()
+            } onCancel: {
+                Task { await self.disconnect() }
+            }
+        } onGracefulShutdown: {
+            Task { await self.disconnect() }
+        }
+    }
+}

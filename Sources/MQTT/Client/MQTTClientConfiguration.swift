@@ -1,0 +1,153 @@
+public import Logging
+public import NIOCore
+
+/// TLS settings for ``MQTTClient``, applied with NIOSSL.
+///
+/// Certificate and host name verification are on by default. The host name checked (and sent as
+/// SNI) is ``serverName``, else the host the client connects to; an IP address is checked against
+/// the certificate's IP SANs.
+public struct MQTTTLSOptions: Sendable, Hashable {
+    /// PEM file with the CA certificates to trust; `nil` trusts the system's default roots.
+    public var caFile: String?
+    /// PEM file with the client certificate chain (for mutual TLS).
+    public var certificateFile: String?
+    /// PEM file with the client's private key.
+    public var privateKeyFile: String?
+    /// The host name to verify and send as SNI, if not the connection host.
+    public var serverName: String?
+    /// Whether the server certificate's names are checked. `false` is insecure: any certificate
+    /// from a trusted CA is accepted for any host. Use ``insecureWithoutHostnameVerification(caFile:)``.
+    public var verifiesHostname: Bool
+
+    /// Creates TLS options with full verification.
+    public init(
+        caFile: String? = nil, certificateFile: String? = nil, privateKeyFile: String? = nil,
+        serverName: String? = nil
+    ) {
+        self.caFile = caFile
+        self.certificateFile = certificateFile
+        self.privateKeyFile = privateKeyFile
+        self.serverName = serverName
+        self.verifiesHostname = true
+    }
+
+    /// INSECURE: verifies the chain but not the host name.
+    public static func insecureWithoutHostnameVerification(caFile: String?) -> MQTTTLSOptions {
+        var options = MQTTTLSOptions(caFile: caFile)
+        options.verifiesHostname = false
+        return options
+    }
+}
+
+/// How ``MQTTClient`` reconnects after a connection it had is lost.
+public struct MQTTReconnectPolicy: Sendable, Hashable {
+    /// Whether to reconnect at all.
+    public var enabled: Bool
+    /// The first delay.
+    public var initialDelay: TimeAmount
+    /// The largest delay; delays double from ``initialDelay`` up to this.
+    public var maximumDelay: TimeAmount
+    /// Jitter: each delay is multiplied by a random factor in `1 - jitter ... 1`.
+    public var jitter: Double
+    /// Attempts before giving up (``MQTTError/Code/reconnectLimitReached``); `nil` retries forever.
+    public var maximumAttempts: Int?
+
+    /// Creates a policy.
+    public init(
+        enabled: Bool = true, initialDelay: TimeAmount = .milliseconds(100), maximumDelay: TimeAmount = .seconds(30),
+        jitter: Double = 0.5, maximumAttempts: Int? = nil
+    ) {
+        self.enabled = enabled
+        self.initialDelay = initialDelay
+        self.maximumDelay = maximumDelay
+        self.jitter = min(max(jitter, 0), 1)
+        self.maximumAttempts = maximumAttempts
+    }
+
+    /// Never reconnect.
+    public static let disabled = MQTTReconnectPolicy(enabled: false)
+
+    /// The delay before attempt `attempt` (1-based), with jitter.
+    func delay(attempt: Int) -> TimeAmount {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let base = min(Double(initialDelay.nanoseconds) * Double(1 << exponent), Double(maximumDelay.nanoseconds))
+        let factor = jitter > 0 ? Double.random(in: (1 - jitter)...1) : 1
+        return .nanoseconds(Int64(base * factor))
+    }
+}
+
+/// Everything ``MQTTClient`` needs to connect.
+public struct MQTTClientConfiguration: Sendable {
+    /// Broker host name or IP address.
+    public var host: String
+    /// Broker port.
+    public var port: Int
+    /// MQTT 3.1.1 or 5.0.
+    public var protocolVersion: MQTTProtocolVersion
+    /// The client identifier; empty picks a random one (so that the session can be resumed).
+    public var clientID: String
+    /// Clean start (MQTT 5) / clean session (3.1.1) on the first connection. Reconnects always
+    /// ask to resume the session.
+    public var cleanStart: Bool
+    /// MQTT 5 Session Expiry Interval in seconds (0: the session ends with the connection).
+    public var sessionExpiryInterval: UInt32
+    /// Keepalive in seconds (0 disables PINGREQ).
+    public var keepAlive: UInt16
+    /// User name.
+    public var username: String?
+    /// Password.
+    public var password: [UInt8]?
+    /// The will, published by the broker if the connection ends abruptly.
+    public var will: MQTTWill?
+    /// TLS, or `nil` for plain TCP.
+    public var tls: MQTTTLSOptions?
+    /// The Receive Maximum this client announces (incoming QoS 1/2 in flight).
+    public var receiveMaximum: UInt16
+    /// The largest packet this client accepts (announced to the broker in MQTT 5).
+    public var maximumPacketSize: Int
+    /// Topic aliases this client accepts from the broker (MQTT 5); 0 accepts none.
+    public var topicAliasMaximum: UInt16
+    /// Whether outgoing PUBLISH packets use topic aliases when the broker allows them (MQTT 5).
+    public var usesOutgoingTopicAliases: Bool
+    /// Per-subscription buffer of received messages; see ``MQTTMessageStream`` for the policy.
+    public var subscriptionBufferCapacity: Int
+    /// Bound on CONNECT -> CONNACK (and the TCP/TLS connect).
+    public var connectTimeout: TimeAmount
+    /// Bound on SUBSCRIBE -> SUBACK and UNSUBSCRIBE -> UNSUBACK.
+    public var requestTimeout: TimeAmount
+    /// Reconnection after a lost connection.
+    public var reconnect: MQTTReconnectPolicy
+    /// Extra CONNECT properties (MQTT 5), e.g. user properties.
+    public var connectProperties: MQTTProperties
+    /// The logger.
+    public var logger: Logger
+
+    /// Creates a configuration.
+    public init(
+        host: String, port: Int = 1883, protocolVersion: MQTTProtocolVersion = .v5, clientID: String = "",
+        cleanStart: Bool = true, sessionExpiryInterval: UInt32 = 0, keepAlive: UInt16 = 60, username: String? = nil,
+        password: String? = nil, will: MQTTWill? = nil, tls: MQTTTLSOptions? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.protocolVersion = protocolVersion
+        self.clientID = clientID
+        self.cleanStart = cleanStart
+        self.sessionExpiryInterval = sessionExpiryInterval
+        self.keepAlive = keepAlive
+        self.username = username
+        self.password = password.map { Array($0.utf8) }
+        self.will = will
+        self.tls = tls
+        self.receiveMaximum = 65535
+        self.maximumPacketSize = 16 * 1024 * 1024
+        self.topicAliasMaximum = 1024
+        self.usesOutgoingTopicAliases = true
+        self.subscriptionBufferCapacity = 1024
+        self.connectTimeout = .seconds(10)
+        self.requestTimeout = .seconds(10)
+        self.reconnect = MQTTReconnectPolicy()
+        self.connectProperties = MQTTProperties()
+        self.logger = Logger(label: "mqtt.client")
+    }
+}

@@ -1,0 +1,191 @@
+import NIOConcurrencyHelpers
+public import NIOCore
+
+/// An application message received from the broker.
+public struct MQTTMessage: Sendable, Hashable {
+    /// The topic name it was published to (topic aliases already resolved).
+    public var topic: String
+    /// The payload.
+    public var payload: ByteBuffer
+    /// The QoS it was delivered with.
+    public var qos: MQTTQoS
+    /// The retain flag: `true` for a retained message sent on subscription (or with
+    /// retain-as-published).
+    public var retain: Bool
+    /// MQTT 5 properties (user properties, content type, response topic, ...).
+    public var properties: MQTTProperties
+
+    /// Creates a message.
+    public init(
+        topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false,
+        properties: MQTTProperties = MQTTProperties()
+    ) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.properties = properties
+    }
+
+    /// The payload as UTF-8 text.
+    public var payloadString: String { String(buffer: payload) }
+}
+
+/// The messages of one subscription, as an `AsyncSequence`.
+///
+/// **Backpressure policy.** Each stream buffers at most
+/// ``MQTTClientConfiguration/subscriptionBufferCapacity`` messages. When a stream's buffer is full
+/// the client stops reading from the socket (NIO `autoRead` off), so TCP flow control pushes back
+/// to the broker, which queues (and, beyond its own limits, drops QoS 0) messages. Reading resumes
+/// when the consumer has drained the buffer to half its capacity. Nothing is dropped by the client
+/// and memory stays bounded by the capacity plus one socket read. A slow consumer therefore slows
+/// every subscription of the same client; keepalive timeouts are suspended while reading is paused.
+///
+/// The sequence ends when the subscription is removed (``MQTTClient/unsubscribe(_:properties:)``)
+/// or the client disconnects; it throws when the client gives up after a lost connection.
+/// Only one task may iterate a stream.
+public struct MQTTMessageStream: AsyncSequence, Sendable {
+    /// The element type.
+    public typealias Element = MQTTMessage
+
+    /// The topic filters of the subscription.
+    public let topicFilters: [String]
+    /// The SUBACK reason codes (granted QoS per filter).
+    public let grantedReasonCodes: [MQTTReasonCode]
+    let box: StreamBox
+
+    init(topicFilters: [String], grantedReasonCodes: [MQTTReasonCode], box: StreamBox) {
+        self.topicFilters = topicFilters
+        self.grantedReasonCodes = grantedReasonCodes
+        self.box = box
+    }
+
+    /// Creates the iterator.
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(box: box)
+    }
+
+    /// The iterator.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let box: StreamBox
+
+        /// The next message, `nil` at the end.
+        public mutating func next() async throws -> MQTTMessage? {
+            try await box.next()
+        }
+    }
+}
+
+/// The shared buffer behind an ``MQTTMessageStream``. Producers call from the client's event loop.
+final class StreamBox: Sendable {
+    private struct State {
+        var buffer = CircularBuffer<MQTTMessage>(initialCapacity: 16)
+        var waiter: CheckedContinuation<MQTTMessage?, any Error>?
+        var end: Result<Void, MQTTError>?
+        var paused = false
+    }
+
+    let id: Int
+    let topicFilters: [String]
+    let capacity: Int
+    private let state = NIOLockedValueBox(State())
+    /// Called (outside the lock) when the consumer drained a paused stream to the low-water mark.
+    private let onResume: @Sendable (Int) -> Void
+
+    init(id: Int, topicFilters: [String], capacity: Int, onResume: @escaping @Sendable (Int) -> Void) {
+        self.id = id
+        self.topicFilters = topicFilters
+        self.capacity = max(1, capacity)
+        self.onResume = onResume
+    }
+
+    /// Adds a message. Returns `true` if the buffer is now full and reading should pause.
+    func yield(_ message: MQTTMessage) -> Bool {
+        let (waiter, full) = state.withLockedValue { state -> (CheckedContinuation<MQTTMessage?, any Error>?, Bool) in
+            if state.end != nil { return (nil, false) }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return (waiter, false)
+            }
+            state.buffer.append(message)
+            if state.buffer.count >= capacity && !state.paused {
+                state.paused = true
+                return (nil, true)
+            }
+            return (nil, false)
+        }
+        waiter?.resume(returning: message)
+        return full
+    }
+
+    /// Ends the stream (normally, or with an error) after the buffered messages.
+    func finish(_ result: Result<Void, MQTTError> = .success(())) {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<MQTTMessage?, any Error>? in
+            if state.end == nil { state.end = result }
+            defer { state.waiter = nil }
+            return state.buffer.isEmpty ? state.waiter : nil
+        }
+        switch result {
+        case .success: waiter?.resume(returning: nil)
+        case .failure(let error): waiter?.resume(throwing: error)
+        }
+    }
+
+    /// Buffered messages (for tests and metrics).
+    var bufferedCount: Int { state.withLockedValue { $0.buffer.count } }
+
+    func next() async throws -> MQTTMessage? {
+        enum Outcome {
+            case message(MQTTMessage, resume: Bool)
+            case end(Result<Void, MQTTError>)
+            case wait
+        }
+        let outcome = state.withLockedValue { state -> Outcome in
+            if let message = state.buffer.popFirst() {
+                var resume = false
+                if state.paused && state.buffer.count <= capacity / 2 {
+                    state.paused = false
+                    resume = true
+                }
+                return .message(message, resume: resume)
+            }
+            if let end = state.end { return .end(end) }
+            return .wait
+        }
+        switch outcome {
+        case .message(let message, let resume):
+            if resume { onResume(id) }
+            return message
+        case .end(.success):
+            return nil
+        case .end(.failure(let error)):
+            throw error
+        case .wait:
+            break
+        }
+        try Task.checkCancellation()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<MQTTMessage?, any Error>) in
+                let immediate = state.withLockedValue { state -> Result<MQTTMessage?, any Error>? in
+                    if let message = state.buffer.popFirst() { return .success(message) }
+                    if let end = state.end {
+                        switch end {
+                        case .success: return .success(nil)
+                        case .failure(let error): return .failure(error)
+                        }
+                    }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+        } onCancel: {
+            let waiter = state.withLockedValue { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+}

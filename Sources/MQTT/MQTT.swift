@@ -1,1 +1,0 @@
-// MQTT module placeholder; replaced by the issue that builds it.
