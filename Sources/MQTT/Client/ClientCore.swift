@@ -26,7 +26,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     enum Request {
-        case subscribe([MQTTSubscription], EventLoopPromise<MQTTSubAck>?)
+        case subscribe([MQTTSubscription], EventLoopPromise<(MQTTSubAck, MQTTMessageStream?)>?)
         case unsubscribe([String], EventLoopPromise<MQTTUnsubAck>)
     }
 
@@ -59,6 +59,9 @@ final class ClientCore: @unchecked Sendable {
     var nextStreamID = 0
     var pausedStreams: Set<Int> = []
     var writabilityWaiters: [PublishPromise] = []
+    /// Statistics for tests: topic aliases assigned, PUBLISH packets sent with an alias only.
+    var aliasesAssigned = 0
+    var publishesSentByAlias = 0
 
     init(configuration: MQTTClientConfiguration, loop: EventLoop, sslContext: NIOSSLContext?) {
         self.configuration = configuration
@@ -180,7 +183,8 @@ final class ClientCore: @unchecked Sendable {
         connection.established = true
         let properties = connack.properties
         if let receiveMaximum = properties.receiveMaximum { connection.sendQuota = Int(receiveMaximum) }
-        sendQuota = min(connection.sendQuota, 65000)
+        if connection.version == .v311 { connection.sendQuota = configuration.inflightLimitForMQTT311 }
+        sendQuota = max(1, min(connection.sendQuota, 65000))
         if let maximum = properties.maximumPacketSize, let size = Int(exactly: maximum) {
             connection.brokerMaximumPacketSize = size
         }
@@ -386,7 +390,14 @@ final class ClientCore: @unchecked Sendable {
                 return
             }
             if let promise {
-                promise.succeed(suback)
+                // Register the stream now, before any PUBLISH that follows the SUBACK (retained
+                // messages often arrive in the same read).
+                var stream: MQTTMessageStream?
+                if !suback.reasonCodes.contains(where: \.isFailure) {
+                    stream = addStream(
+                        filters: subscriptions.map(\.topicFilter), subscriptions: subscriptions, codes: suback.reasonCodes)
+                }
+                promise.succeed((suback, stream))
             } else {
                 for (subscription, code) in zip(subscriptions, suback.reasonCodes) where code.isFailure {
                     logger.warning("resubscribe to \(subscription.topicFilter) refused: \(code)")
@@ -525,9 +536,11 @@ final class ClientCore: @unchecked Sendable {
             if let alias = connection.outgoingAliases[publish.topic] {
                 publish.properties.topicAlias = alias
                 publish.topic = ""
+                publishesSentByAlias += 1
             } else if connection.outgoingAliases.count < Int(connection.brokerTopicAliasMaximum) {
                 let alias = UInt16(connection.outgoingAliases.count + 1)
                 connection.outgoingAliases[publish.topic] = alias
+                aliasesAssigned += 1
                 publish.properties.topicAlias = alias
             }
         }

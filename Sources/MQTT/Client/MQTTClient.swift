@@ -70,6 +70,14 @@ public final class MQTTClient: Sendable, Service {
         }
     }
 
+    /// Topic aliases assigned and PUBLISH packets sent with an alias only (for tests).
+    var aliasStatistics: (assigned: Int, sentByAlias: Int) {
+        get async throws {
+            let core = self.core
+            return try await core.loop.submit { (core.aliasesAssigned, core.publishesSentByAlias) }.get()
+        }
+    }
+
     /// Connects (TCP or TLS, CONNECT, CONNACK), bounded by ``MQTTClientConfiguration/connectTimeout``.
     ///
     /// - Returns: The CONNACK (session present flag, broker properties).
@@ -149,23 +157,23 @@ public final class MQTTClient: Sendable, Service {
         }
         for subscription in subscriptions { try MQTTTopic.validateFilter(subscription.topicFilter) }
         let core = self.core
-        let promise = core.loop.makePromise(of: MQTTSubAck.self)
+        let promise = core.loop.makePromise(of: (MQTTSubAck, MQTTMessageStream?).self)
         core.loop.execute {
             if let error = core.request(
                 .subscribe(subscriptions, promise),
-                packet: { .subscribe(MQTTSubscribe(packetIdentifier: $0, subscriptions: subscriptions, properties: properties)) }
-            ) {
+                packet: {
+                    .subscribe(MQTTSubscribe(packetIdentifier: $0, subscriptions: subscriptions, properties: properties))
+                })
+            {
                 promise.fail(error)
             }
         }
-        let suback = try await promise.futureResult.get()
-        if let failure = suback.reasonCodes.first(where: \.isFailure) {
+        let (suback, stream) = try await promise.futureResult.get()
+        guard let stream else {
+            let failure = suback.reasonCodes.first(where: \.isFailure) ?? .unspecifiedError
             throw MQTTError.client(.subscriptionFailed, failure, "SUBACK \(suback.reasonCodes)")
         }
-        let filters = subscriptions.map(\.topicFilter)
-        return try await core.loop.submit {
-            core.addStream(filters: filters, subscriptions: subscriptions, codes: suback.reasonCodes)
-        }.get()
+        return stream
     }
 
     /// Subscribes to one filter.

@@ -103,6 +103,9 @@ public struct MQTTClientConfiguration: Sendable {
     public var tls: MQTTTLSOptions?
     /// The Receive Maximum this client announces (incoming QoS 1/2 in flight).
     public var receiveMaximum: UInt16
+    /// QoS 1/2 messages in flight at once in MQTT 3.1.1, which has no Receive Maximum (MQTT 5 uses
+    /// the broker's). mosquitto's `max_inflight_messages` defaults to 20.
+    public var inflightLimitForMQTT311: Int
     /// The largest packet this client accepts (announced to the broker in MQTT 5).
     public var maximumPacketSize: Int
     /// Topic aliases this client accepts from the broker (MQTT 5); 0 accepts none.
@@ -140,6 +143,7 @@ public struct MQTTClientConfiguration: Sendable {
         self.will = will
         self.tls = tls
         self.receiveMaximum = 65535
+        self.inflightLimitForMQTT311 = 20
         self.maximumPacketSize = 16 * 1024 * 1024
         self.topicAliasMaximum = 1024
         self.usesOutgoingTopicAliases = true
