@@ -207,7 +207,8 @@ final class ClientCore: @unchecked Sendable {
             if !activeSubscriptions.isEmpty {
                 let id = allocatePacketID()
                 requests[id] = .subscribe(activeSubscriptions, nil)
-                try? send(.subscribe(MQTTSubscribe(packetIdentifier: id, subscriptions: activeSubscriptions)), on: connection)
+                try? send(
+                    .subscribe(MQTTSubscribe(packetIdentifier: id, subscriptions: activeSubscriptions)), on: connection)
             }
         }
         // Session resume: resend what the broker has not acknowledged, in the original order.
@@ -259,7 +260,8 @@ final class ClientCore: @unchecked Sendable {
         guard let connection, connection.id == connectionID else { return }
         self.connection = nil
         connection.keepAliveTask?.cancel()
-        let error = connection.lastError ?? .client(.connectionClosed, .unspecifiedError, "the broker closed the connection")
+        let error =
+            connection.lastError ?? .client(.connectionClosed, .unspecifiedError, "the broker closed the connection")
         for (id, request) in requests {
             requestTimeouts.removeValue(forKey: id)?.cancel()
             switch request {
@@ -384,7 +386,8 @@ final class ClientCore: @unchecked Sendable {
             drainPending()
         case .suback(let suback):
             requestTimeouts.removeValue(forKey: suback.packetIdentifier)?.cancel()
-            guard case .subscribe(let subscriptions, let promise) = requests.removeValue(forKey: suback.packetIdentifier)
+            guard
+                case .subscribe(let subscriptions, let promise) = requests.removeValue(forKey: suback.packetIdentifier)
             else {
                 protocolViolation(.protocolError("SUBACK for unknown packet id"), connectionID: connectionID)
                 return
@@ -395,7 +398,8 @@ final class ClientCore: @unchecked Sendable {
                 var stream: MQTTMessageStream?
                 if !suback.reasonCodes.contains(where: \.isFailure) {
                     stream = addStream(
-                        filters: subscriptions.map(\.topicFilter), subscriptions: subscriptions, codes: suback.reasonCodes)
+                        filters: subscriptions.map(\.topicFilter), subscriptions: subscriptions,
+                        codes: suback.reasonCodes)
                 }
                 promise.succeed((suback, stream))
             } else {

@@ -162,7 +162,8 @@ public final class MQTTClient: Sendable, Service {
             if let error = core.request(
                 .subscribe(subscriptions, promise),
                 packet: {
-                    .subscribe(MQTTSubscribe(packetIdentifier: $0, subscriptions: subscriptions, properties: properties))
+                    .subscribe(
+                        MQTTSubscribe(packetIdentifier: $0, subscriptions: subscriptions, properties: properties))
                 })
             {
                 promise.fail(error)
@@ -194,7 +195,9 @@ public final class MQTTClient: Sendable, Service {
     /// - Returns: The UNSUBACK reason codes (empty in MQTT 3.1.1).
     /// - Throws: ``MQTTError/Code/unsubscriptionFailed`` if the broker refused a filter.
     @discardableResult
-    public func unsubscribe(_ topicFilters: [String], properties: MQTTProperties = MQTTProperties()) async throws
+    public func unsubscribe(
+        _ topicFilters: [String], properties: MQTTProperties = MQTTProperties()
+    ) async throws
         -> [MQTTReasonCode]
     {
         for filter in topicFilters { try MQTTTopic.validateFilter(filter) }
@@ -204,7 +207,8 @@ public final class MQTTClient: Sendable, Service {
             if let error = core.request(
                 .unsubscribe(topicFilters, promise),
                 packet: {
-                    .unsubscribe(MQTTUnsubscribe(packetIdentifier: $0, topicFilters: topicFilters, properties: properties))
+                    .unsubscribe(
+                        MQTTUnsubscribe(packetIdentifier: $0, topicFilters: topicFilters, properties: properties))
                 })
             {
                 promise.fail(error)

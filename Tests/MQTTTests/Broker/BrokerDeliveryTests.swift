@@ -213,7 +213,10 @@ struct BrokerDeliveryTests {
         #expect(buffered < count / 2, "buffer grew to \(buffered)")
         let messages = try await collect(stream, count: count, seconds: 30)
         #expect(messages.count == count)
-        #expect(messages.enumerated().allSatisfy { $0.element.payload.getInteger(at: 0, as: UInt8.self) == UInt8($0.offset % 256) })
+        #expect(
+            messages.enumerated().allSatisfy {
+                $0.element.payload.getInteger(at: 0, as: UInt8.self) == UInt8($0.offset % 256)
+            })
         await publisher.disconnect()
         await subscriber.disconnect()
     }
