@@ -49,7 +49,7 @@ public final class Opener: Sendable {
         }.get()
     }
 
-    /// Opens an envelope in a buffer the caller owns. See ``open(_:topic:context:retained:)-([UInt8],_,_,_)``.
+    /// Opens an envelope in a buffer the caller owns. Same rules as the array variant.
     public func open(
         _ envelope: UnsafeRawBufferPointer, topic: String, context: UnsafeRawBufferPointer? = nil,
         retained: Bool = false

@@ -85,7 +85,7 @@ public final class Sealer: Sendable {
         overhead = EnvelopeFormat.headerBytes + EnvelopeFormat.signatureBytes
     }
 
-    /// The largest payload ``seal(_:topic:context:retain:)-([UInt8],_,_,_)`` accepts.
+    /// The largest payload `seal` accepts.
     public static let maxPayloadBytes = EnvelopeFormat.maxPayloadBytes
 
     /// Seals `payload` for `topic`.
@@ -114,7 +114,7 @@ public final class Sealer: Sendable {
         }.get()
     }
 
-    /// Seals `payload` (a buffer the caller owns) for `topic`. See ``seal(_:topic:context:retain:)-([UInt8],_,_,_)``.
+    /// Seals `payload` (a buffer the caller owns) for `topic`. Same rules as the array variant.
     public func seal(
         _ payload: UnsafeRawBufferPointer, topic: String, context: UnsafeRawBufferPointer? = nil, retain: Bool = false
     ) throws(SealError) -> [UInt8] {
