@@ -18,10 +18,17 @@ enum Vectors {
     /// Loads `relativePath` as JSON. A missing file is a recorded failure under CI=true; otherwise the
     /// caller gets nil and must say so (the test then checks nothing it could not find).
     static func load(_ relativePath: String, sourceLocation: SourceLocation = #_sourceLocation) -> Any? {
+        load(relativePath, from: directory, ci: isCI, sourceLocation: sourceLocation)
+    }
+
+    /// `load` with the folder and the CI flag given explicitly (testable without touching the environment).
+    static func load(
+        _ relativePath: String, from directory: URL?, ci: Bool, sourceLocation: SourceLocation = #_sourceLocation
+    ) -> Any? {
         guard let directory else { return nil }
         let url = directory.appendingPathComponent(relativePath)
         guard let data = try? Data(contentsOf: url) else {
-            if isCI {
+            if ci {
                 Issue.record("vectors missing at \(url.path) (CI=true)", sourceLocation: sourceLocation)
             } else {
                 print("note: vectors not found at \(url.path); set SEAL_VECTORS_DIR to run this test")
