@@ -1,0 +1,368 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// A symmetric key in a keyring: metadata (readable in the file) and the secret (encrypted at rest, held in wiped
+/// storage in memory; erased when the key is destroyed).
+public struct KeyringKey: Sendable {
+    /// The key id carried in every envelope; random, unique in the keyring, never reused.
+    public let kid: UInt32
+    /// The suite, fixed at creation: `xchacha20poly1305`, `aes256gcm` or `hmac-sha256`.
+    public let suite: Suite
+    /// The lifecycle state.
+    public internal(set) var state: KeyState
+    /// Creation time (UTC, whole seconds).
+    public var created: Date { Date(timeIntervalSince1970: TimeInterval(createdSeconds)) }
+    /// After this instant the key no longer seals (it still opens while its state allows). `nil`: no limit.
+    public var notAfter: Date? { notAfterSeconds.map { Date(timeIntervalSince1970: TimeInterval($0)) } }
+    /// The topic scope: where the key may seal and open.
+    public let scope: TopicScope
+
+    let createdSeconds: Int64
+    let notAfterSeconds: Int64?
+    var secret: KeyringSecretBytes?
+
+    /// Whether the key has passed its `notAfter` at `date`.
+    public func isExpired(at date: Date) -> Bool {
+        guard let notAfterSeconds else { return false }
+        return KeyringTime.seconds(date) >= notAfterSeconds
+    }
+}
+
+/// A trusted signer: a peer's Ed25519 verifying key, trusted only on its topic scope.
+public struct KeyringSigner: Sendable, Hashable {
+    /// The signer id carried in signed envelopes.
+    public let sid: UInt32
+    /// The 32-byte Ed25519 public key.
+    public let publicKey: [UInt8]
+    /// The topics on which this signer's signatures are accepted.
+    public let scope: TopicScope
+    /// The signer's state.
+    public internal(set) var state: SignerState
+}
+
+/// One of the process's own signing identities: an Ed25519 key pair whose public half other keyrings import as a
+/// ``KeyringSigner``.
+public struct KeyringIdentity: Sendable {
+    /// The signer id this identity writes into signed envelopes.
+    public let sid: UInt32
+    /// The 32-byte Ed25519 public key.
+    public let publicKey: [UInt8]
+    /// The topics this identity signs for (exported with the verifier).
+    public let scope: TopicScope
+    /// Creation time (UTC, whole seconds).
+    public var created: Date { Date(timeIntervalSince1970: TimeInterval(createdSeconds)) }
+
+    let createdSeconds: Int64
+    let seed: KeyringSecretBytes
+}
+
+/// The in-memory keyring: keys with their lifecycle, trusted signers and own signing identities.
+///
+/// A value type: mutate a copy, then write it with ``KeyringFile/update(credential:_:)``. Every mutating method
+/// checks the lifecycle rules and the invariants (unique ids, at most one primary per topic scope) and leaves the
+/// value unchanged when it throws.
+public struct Keyring: Sendable {
+    /// The symmetric keys, including destroyed tombstones, in creation order.
+    public internal(set) var keys: [KeyringKey]
+    /// The trusted signers (peers' verifying keys), including revoked tombstones.
+    public internal(set) var signers: [KeyringSigner]
+    /// The process's own signing identities.
+    public internal(set) var identities: [KeyringIdentity]
+    /// Bumped by every write; lets a reloader tell versions apart.
+    public internal(set) var generation: UInt64
+
+    /// An empty keyring.
+    public init() {
+        keys = []
+        signers = []
+        identities = []
+        generation = 0
+    }
+
+    /// The key with this kid, if any (tombstones included).
+    public func key(_ kid: UInt32) -> KeyringKey? { keys.first { $0.kid == kid } }
+
+    /// The signer with this sid, if any.
+    public func signer(_ sid: UInt32) -> KeyringSigner? { signers.first { $0.sid == sid } }
+
+    /// The own identity with this sid, if any.
+    public func identity(_ sid: UInt32) -> KeyringIdentity? { identities.first { $0.sid == sid } }
+
+    /// The primary key of a scope, if the scope has one.
+    public func primary(of scope: TopicScope) -> KeyringKey? {
+        keys.first { $0.state == .primary && $0.scope == scope }
+    }
+
+    /// Scopes that have usable keys (pending or decrypt-only) but no primary: nothing seals on them.
+    public var scopesWithoutPrimary: [TopicScope] {
+        var seen: [TopicScope] = []
+        for key in keys where key.state == .pending || key.state == .decryptOnly {
+            if primary(of: key.scope) == nil && !seen.contains(key.scope) { seen.append(key.scope) }
+        }
+        return seen
+    }
+
+    // MARK: Keys
+
+    /// Adds a new key in state `pending` with a fresh random kid and secret, and returns the kid.
+    ///
+    /// - Parameters:
+    ///   - suite: a symmetric suite (`xchacha20poly1305`, `aes256gcm`, `hmac-sha256`).
+    ///   - scope: the topic filters the key is restricted to (default: every topic).
+    ///   - notAfter: the instant after which the key no longer seals; must be in the future.
+    ///   - now: the current time (creation time of the key).
+    /// - Throws: ``KeyringError`` (``KeyringError/Code-swift.struct/invalidArgument``) for `ed25519` or a past
+    ///   `notAfter`.
+    @discardableResult
+    public mutating func addKey(
+        suite: Suite = .xchacha20poly1305, scope: TopicScope = .all, notAfter: Date? = nil, now: Date = Date()
+    ) throws(KeyringError) -> UInt32 {
+        guard Self.symmetricSuites.contains(suite) else {
+            throw KeyringError(
+                .invalidArgument,
+                "suite \(suite.rawValue) is not a symmetric key suite; use one of: "
+                    + Self.symmetricSuites.map(\.rawValue).joined(separator: ", ")
+                    + " (Ed25519 keys are signing identities: new-signer)")
+        }
+        let nowSeconds = KeyringTime.seconds(now)
+        let limit = notAfter.map(KeyringTime.seconds)
+        if let limit, limit <= nowSeconds {
+            throw KeyringError(.invalidArgument, "not-after \(KeyringTime.format(seconds: limit)) is not in the future")
+        }
+        let kid = freshID(excluding: Set(keys.map(\.kid)))
+        keys.append(
+            KeyringKey(
+                kid: kid, suite: suite, state: .pending, scope: scope, createdSeconds: nowSeconds,
+                notAfterSeconds: limit, secret: KeyringSecretBytes(randomCount: KeyringSodium.keyBytes)))
+        return kid
+    }
+
+    /// Makes a pending (or decrypt-only) key the primary of its scope. The scope's previous primary, if any, becomes
+    /// decrypt-only in the same step, so the scope never has two primaries. Returns the kid of the demoted key.
+    ///
+    /// - Throws: ``KeyringError``: `unknownKey`; `invalidTransition` naming the valid moves; `keyUnusable` when the
+    ///   key has expired.
+    @discardableResult
+    public mutating func promote(_ kid: UInt32, now: Date = Date()) throws(KeyringError) -> UInt32? {
+        let index = try keyIndex(kid)
+        try checkTransition(index, to: .primary, verb: "promote")
+        if keys[index].isExpired(at: now) {
+            throw KeyringError(
+                .keyUnusable, "cannot promote key \(KeyringID.format(kid)): it expired (not-after passed)")
+        }
+        var demoted: UInt32?
+        if let old = keys.firstIndex(where: { $0.state == .primary && $0.scope == keys[index].scope }) {
+            keys[old].state = .decryptOnly
+            demoted = keys[old].kid
+        }
+        keys[index].state = .primary
+        return demoted
+    }
+
+    /// Retires a primary to decrypt-only. Its scope has no primary afterwards (sealing there fails with
+    /// `noPrimary`) until a key is promoted; to rotate, promote the successor instead (that retires this one).
+    public mutating func retire(_ kid: UInt32) throws(KeyringError) {
+        try move(kid, to: .decryptOnly, from: [.primary], verb: "retire")
+    }
+
+    /// Disables a pending or decrypt-only key: it no longer opens anything.
+    public mutating func disable(_ kid: UInt32) throws(KeyringError) {
+        try move(kid, to: .disabled, from: [.pending, .decryptOnly], verb: "disable")
+    }
+
+    /// Re-enables a disabled key as decrypt-only.
+    public mutating func enable(_ kid: UInt32) throws(KeyringError) {
+        try move(kid, to: .decryptOnly, from: [.disabled], verb: "enable")
+    }
+
+    /// Destroys a disabled key: the secret is erased and the entry stays as a tombstone so the kid is never reused.
+    public mutating func destroy(_ kid: UInt32) throws(KeyringError) {
+        try move(kid, to: .destroyed, from: [.disabled], verb: "destroy")
+        let index = try keyIndex(kid)
+        keys[index].secret = nil
+    }
+
+    /// Rotation in one step: adds a key with the same suite (unless given) and scope as the scope's current primary
+    /// and promotes it; the old primary becomes decrypt-only. Returns the new kid.
+    ///
+    /// Use this only where every receiver can reload the keyring before the first message sealed with the new key
+    /// arrives; otherwise add, distribute and promote separately.
+    /// - Throws: ``KeyringError`` (`noPrimary` when the scope has no primary to rotate).
+    @discardableResult
+    public mutating func rotate(
+        scope: TopicScope = .all, suite: Suite? = nil, notAfter: Date? = nil, now: Date = Date()
+    ) throws(KeyringError) -> UInt32 {
+        guard let current = primary(of: scope) else {
+            throw KeyringError(.noPrimary, "scope \(scope) has no primary key to rotate; add and promote one first")
+        }
+        var copy = self
+        let kid = try copy.addKey(suite: suite ?? current.suite, scope: scope, notAfter: notAfter, now: now)
+        try copy.promote(kid, now: now)
+        self = copy
+        return kid
+    }
+
+    /// Moves a key to any state the lifecycle allows from its current one (the generic form of promote, retire,
+    /// disable, enable and destroy).
+    public mutating func transition(_ kid: UInt32, to state: KeyState, now: Date = Date()) throws(KeyringError) {
+        switch state {
+        case .primary: try promote(kid, now: now)
+        case .destroyed: try destroy(kid)
+        default:
+            let index = try keyIndex(kid)
+            try checkTransition(index, to: state, verb: "move")
+            keys[index].state = state
+        }
+    }
+
+    // MARK: Signers and identities
+
+    /// Creates a new own signing identity (a fresh Ed25519 key pair) and returns its sid.
+    @discardableResult
+    public mutating func newSigningIdentity(scope: TopicScope = .all, now: Date = Date()) -> UInt32 {
+        let sid = freshID(excluding: usedSignerIDs)
+        let seed = KeyringSecretBytes(randomCount: KeyringSodium.keyBytes)
+        let publicKey = KeyringSodium.ed25519PublicKey(seed: seed)
+        identities.append(
+            KeyringIdentity(
+                sid: sid, publicKey: publicKey, scope: scope, createdSeconds: KeyringTime.seconds(now), seed: seed))
+        return sid
+    }
+
+    /// The verifiers of the own identities, to be imported by peers with ``importSigner(_:)``.
+    public func exportVerifiers() -> [KeyringSigner] {
+        identities.map { KeyringSigner(sid: $0.sid, publicKey: $0.publicKey, scope: $0.scope, state: .active) }
+    }
+
+    /// Imports a peer's verifier as an active trusted signer.
+    ///
+    /// - Throws: ``KeyringError``: `invalidArgument` when the public key is not a valid Ed25519 point, or the sid
+    ///   is 0 or already used (by a signer, a tombstone or an own identity).
+    public mutating func importSigner(_ signer: KeyringSigner) throws(KeyringError) {
+        guard signer.sid != 0 else { throw KeyringError(.invalidArgument, "sid 00000000 is reserved") }
+        guard !usedSignerIDs.contains(signer.sid) else {
+            throw KeyringError(
+                .invalidArgument, "sid \(KeyringID.format(signer.sid)) is already used in this keyring")
+        }
+        try KeyringSodium.validateEd25519PublicKey(signer.publicKey)
+        signers.append(KeyringSigner(sid: signer.sid, publicKey: signer.publicKey, scope: signer.scope, state: .active))
+    }
+
+    /// Moves a trusted signer to another state (`active` <-> `disabled`, either -> `revoked`).
+    public mutating func setSignerState(_ sid: UInt32, to state: SignerState) throws(KeyringError) {
+        guard let index = signers.firstIndex(where: { $0.sid == sid }) else {
+            throw KeyringError(.unknownKey, "no signer with sid \(KeyringID.format(sid)) in the keyring")
+        }
+        let current = signers[index].state
+        guard current.canTransition(to: state) else {
+            throw KeyringError(
+                .invalidTransition,
+                "signer \(KeyringID.format(sid)) is \(current) and cannot become \(state); valid: "
+                    + Self.list(current.allowedTransitions.map(\.rawValue)))
+        }
+        signers[index].state = state
+    }
+
+    // MARK: Invariants
+
+    static let symmetricSuites: [Suite] = [.xchacha20poly1305, .aes256gcm, .hmacSHA256]
+
+    /// Checks every invariant of a keyring read from a file.
+    func validate() throws(KeyringError) {
+        var kids = Set<UInt32>()
+        var primaries = Set<TopicScope>()
+        for key in keys {
+            let name = KeyringID.format(key.kid)
+            guard key.kid != 0 else { throw KeyringError(.corrupt, "key id 00000000 is reserved") }
+            guard kids.insert(key.kid).inserted else { throw KeyringError(.corrupt, "key \(name) appears twice") }
+            guard Self.symmetricSuites.contains(key.suite) else {
+                throw KeyringError(.corrupt, "key \(name) has non-symmetric suite \(key.suite.rawValue)")
+            }
+            if key.state == .destroyed {
+                guard key.secret == nil else {
+                    throw KeyringError(.corrupt, "destroyed key \(name) still has a secret")
+                }
+            } else {
+                guard key.secret?.count == KeyringSodium.keyBytes else {
+                    throw KeyringError(.corrupt, "key \(name) has no secret or one of the wrong length")
+                }
+            }
+            if key.state == .primary {
+                guard primaries.insert(key.scope).inserted else {
+                    throw KeyringError(.corrupt, "scope \(key.scope) has more than one primary key")
+                }
+            }
+        }
+        var sids = Set<UInt32>()
+        for signer in signers {
+            guard signer.sid != 0, sids.insert(signer.sid).inserted else {
+                throw KeyringError(.corrupt, "signer id \(KeyringID.format(signer.sid)) is reserved or duplicated")
+            }
+            try KeyringSodium.validateEd25519PublicKey(signer.publicKey, code: .corrupt)
+        }
+        for identity in identities {
+            guard identity.sid != 0, sids.insert(identity.sid).inserted else {
+                throw KeyringError(.corrupt, "identity id \(KeyringID.format(identity.sid)) is reserved or duplicated")
+            }
+            guard identity.seed.count == KeyringSodium.keyBytes,
+                KeyringSodium.constantTimeEqual(KeyringSodium.ed25519PublicKey(seed: identity.seed), identity.publicKey)
+            else {
+                throw KeyringError(
+                    .corrupt, "identity \(KeyringID.format(identity.sid)): public key does not match its secret")
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private var usedSignerIDs: Set<UInt32> { Set(signers.map(\.sid)).union(identities.map(\.sid)) }
+
+    private func freshID(excluding used: Set<UInt32>) -> UInt32 {
+        while true {
+            let candidate = KeyringSodium.randomUInt32()
+            if candidate != 0 && !used.contains(candidate) { return candidate }
+        }
+    }
+
+    private func keyIndex(_ kid: UInt32) throws(KeyringError) -> Int {
+        guard let index = keys.firstIndex(where: { $0.kid == kid }) else {
+            throw KeyringError(.unknownKey, "no key with kid \(KeyringID.format(kid)) in the keyring")
+        }
+        return index
+    }
+
+    private func checkTransition(_ index: Int, to next: KeyState, verb: String) throws(KeyringError) {
+        let current = keys[index].state
+        guard current.canTransition(to: next) else {
+            let valid = current.allowedTransitions
+            throw KeyringError(
+                .invalidTransition,
+                "cannot \(verb) key \(KeyringID.format(keys[index].kid)): it is \(current) and "
+                    + (valid.isEmpty
+                        ? "\(current) is final (no transitions)"
+                        : "can only move to " + Self.list(valid.map(\.rawValue))))
+        }
+    }
+
+    private mutating func move(
+        _ kid: UInt32, to next: KeyState, from allowed: [KeyState], verb: String
+    ) throws(KeyringError) {
+        let index = try keyIndex(kid)
+        guard allowed.contains(keys[index].state) else {
+            let current = keys[index].state
+            let valid = current.allowedTransitions
+            throw KeyringError(
+                .invalidTransition,
+                "cannot \(verb) key \(KeyringID.format(kid)): it is \(current); \(verb) applies to "
+                    + Self.list(allowed.map(\.rawValue)) + " keys; from \(current) valid: "
+                    + (valid.isEmpty ? "none (final)" : Self.list(valid.map(\.rawValue))))
+        }
+        try checkTransition(index, to: next, verb: verb)
+        keys[index].state = next
+    }
+
+    static func list(_ items: [String]) -> String { items.joined(separator: ", ") }
+}

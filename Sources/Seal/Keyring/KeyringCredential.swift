@@ -1,0 +1,206 @@
+internal import CSodium
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What unlocks a keyring: a passphrase (stretched with Argon2id) or a 32-byte key-encryption key read from a
+/// file. The bytes live in wiped storage; the credential can be kept by a hot reloader for its lifetime.
+public final class KeyringCredential: Sendable {
+    enum Kind: Sendable {
+        case passphrase
+        case keyEncryptionKey
+    }
+
+    let kind: Kind
+    let secret: KeyringSecretBytes
+
+    /// The environment variable read by ``resolve(passphraseFile:keyEncryptionKeyFile:environment:prompt:)``.
+    public static let environmentVariable = "MQTT_SEAL_PASSPHRASE"
+
+    private init(kind: Kind, secret: KeyringSecretBytes) {
+        self.kind = kind
+        self.secret = secret
+    }
+
+    /// A passphrase given as text. Swift strings cannot be wiped; prefer the file, environment or prompt forms.
+    ///
+    /// - Throws: ``KeyringError`` (`invalidArgument`) for an empty passphrase.
+    public static func passphrase(_ text: String) throws(KeyringError) -> KeyringCredential {
+        var bytes = Array(text.utf8)
+        defer { wipe(&bytes) }
+        return try passphrase(bytes: bytes)
+    }
+
+    /// A passphrase given as UTF-8 bytes (the caller wipes its copy).
+    ///
+    /// - Throws: ``KeyringError`` (`invalidArgument`) for an empty passphrase.
+    public static func passphrase(bytes: [UInt8]) throws(KeyringError) -> KeyringCredential {
+        guard !bytes.isEmpty else { throw KeyringError(.invalidArgument, "the passphrase is empty") }
+        let secret = bytes.withUnsafeBytes { KeyringSecretBytes(copying: $0) }
+        return KeyringCredential(kind: .passphrase, secret: secret)
+    }
+
+    /// Reads a passphrase from a file (mode 0600 or stricter); one trailing newline (LF or CRLF) is removed.
+    ///
+    /// - Throws: ``KeyringError``: `notFound`, `permissions`, `io`, or `invalidArgument` when it is empty.
+    public static func passphraseFile(_ path: String) throws(KeyringError) -> KeyringCredential {
+        var (bytes, _) = try KeyringIO.readSecretFile(path: path, what: "passphrase file")
+        defer { wipe(&bytes) }
+        var count = bytes.count
+        if count > 0, bytes[count - 1] == UInt8(ascii: "\n") {
+            count -= 1
+            if count > 0, bytes[count - 1] == UInt8(ascii: "\r") { count -= 1 }
+        }
+        guard count > 0 else { throw KeyringError(.invalidArgument, "passphrase file \(path) is empty") }
+        let secret = bytes.withUnsafeBytes {
+            KeyringSecretBytes(copying: UnsafeRawBufferPointer(rebasing: $0[0..<count]))
+        }
+        return KeyringCredential(kind: .passphrase, secret: secret)
+    }
+
+    /// Reads a key-encryption-key file (mode 0600 or stricter): exactly 32 raw bytes, or 64 hex digits with an
+    /// optional trailing newline.
+    ///
+    /// - Throws: ``KeyringError``: `notFound`, `permissions`, `io`, or `invalidArgument` for any other content.
+    public static func keyEncryptionKeyFile(_ path: String) throws(KeyringError) -> KeyringCredential {
+        var (bytes, _) = try KeyringIO.readSecretFile(path: path, what: "key-encryption-key file")
+        defer { wipe(&bytes) }
+        if bytes.count == KeyringSodium.keyBytes {
+            let secret = bytes.withUnsafeBytes { KeyringSecretBytes(copying: $0) }
+            return KeyringCredential(kind: .keyEncryptionKey, secret: secret)
+        }
+        var count = bytes.count
+        if count > 0, bytes[count - 1] == UInt8(ascii: "\n") { count -= 1 }
+        guard count == 2 * KeyringSodium.keyBytes else {
+            throw KeyringError(
+                .invalidArgument, "key-encryption-key file \(path) must hold 32 raw bytes or 64 hex digits")
+        }
+        let secret = try KeyringSecretBytes(count: KeyringSodium.keyBytes) {
+            (out: UnsafeMutableRawBufferPointer) throws(KeyringError) in
+            var decoded = 0
+            let rc = bytes.withUnsafeBufferPointer { input in
+                sodium_hex2bin(
+                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), out.count,
+                    UnsafeRawPointer(input.baseAddress!).assumingMemoryBound(to: CChar.self), count, nil, &decoded, nil)
+            }
+            guard rc == 0, decoded == KeyringSodium.keyBytes else {
+                throw KeyringError(
+                    .invalidArgument, "key-encryption-key file \(path) must hold 32 raw bytes or 64 hex digits")
+            }
+        }
+        return KeyringCredential(kind: .keyEncryptionKey, secret: secret)
+    }
+
+    /// Creates a new key-encryption-key file: 32 random bytes as 64 hex digits and a newline, mode 0600. Refuses
+    /// to overwrite an existing file.
+    ///
+    /// - Throws: ``KeyringError``: `alreadyExists`, `io`.
+    @discardableResult
+    public static func generateKeyEncryptionKeyFile(_ path: String) throws(KeyringError) -> KeyringCredential {
+        let secret = KeyringSecretBytes(randomCount: KeyringSodium.keyBytes)
+        var hex = [UInt8](repeating: 0, count: 2 * KeyringSodium.keyBytes + 1)
+        defer { wipe(&hex) }
+        secret.withUnsafeBytes { raw in
+            hex.withUnsafeMutableBufferPointer { out in
+                _ = sodium_bin2hex(
+                    UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self), out.count,
+                    raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count)
+            }
+        }
+        hex[hex.count - 1] = UInt8(ascii: "\n")
+        try KeyringIO.atomicWrite(path: path, bytes: hex, exclusive: true)
+        return KeyringCredential(kind: .keyEncryptionKey, secret: secret)
+    }
+
+    /// Reads a passphrase from the controlling terminal (`/dev/tty`) with echo off.
+    ///
+    /// - Parameters:
+    ///   - message: the prompt, for example `Keyring passphrase: `.
+    ///   - confirm: ask twice and require both entries to match (for a new passphrase).
+    /// - Throws: ``KeyringError``: `invalidArgument` when there is no terminal, the entries differ or are empty.
+    public static func prompt(_ message: String, confirm: Bool = false) throws(KeyringError) -> KeyringCredential {
+        let fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else {
+            throw KeyringError(
+                .invalidArgument,
+                "no terminal to ask for the passphrase; set \(environmentVariable) or use --passphrase-file")
+        }
+        defer { close(fd) }
+        var first = try readHidden(fd: fd, message: message)
+        defer { wipe(&first) }
+        if confirm {
+            var second = try readHidden(fd: fd, message: "Repeat: ")
+            defer { wipe(&second) }
+            guard KeyringSodium.constantTimeEqual(first, second) else {
+                throw KeyringError(.invalidArgument, "the passphrases do not match")
+            }
+        }
+        return try passphrase(bytes: first)
+    }
+
+    /// The usual way to obtain a credential, in this order: a key-encryption-key file if given; a passphrase file
+    /// if given; the environment variable `MQTT_SEAL_PASSPHRASE`; an interactive prompt when `prompt` is set and
+    /// a terminal is available.
+    ///
+    /// - Parameter environment: the environment to read (defaults to the process environment).
+    /// - Throws: ``KeyringError`` (`invalidArgument`) when no source is available, or the source's own error.
+    public static func resolve(
+        passphraseFile: String? = nil, keyEncryptionKeyFile: String? = nil,
+        environment: [String: String]? = nil, prompt: String? = "Keyring passphrase: ", confirm: Bool = false
+    ) throws(KeyringError) -> KeyringCredential {
+        if let keyEncryptionKeyFile { return try Self.keyEncryptionKeyFile(keyEncryptionKeyFile) }
+        if let passphraseFile { return try Self.passphraseFile(passphraseFile) }
+        if let environment {
+            if let value = environment[environmentVariable] { return try passphrase(value) }
+        } else if let value = getenv(environmentVariable) {
+            let length = strlen(value)
+            let bytes = Array(
+                UnsafeBufferPointer(start: UnsafeRawPointer(value).assumingMemoryBound(to: UInt8.self), count: length))
+            var copy = bytes
+            defer { wipe(&copy) }
+            return try passphrase(bytes: copy)
+        }
+        if let prompt, isatty(STDIN_FILENO) == 1 { return try Self.prompt(prompt, confirm: confirm) }
+        throw KeyringError(
+            .invalidArgument,
+            "no passphrase: set \(environmentVariable), pass --passphrase-file or --kek-file, or run on a terminal")
+    }
+
+    private static func readHidden(fd: Int32, message: String) throws(KeyringError) -> [UInt8] {
+        var saved = termios()
+        let isTerminal = tcgetattr(fd, &saved) == 0
+        if isTerminal {
+            var silent = saved
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            silent.c_lflag |= tcflag_t(ECHONL)
+            _ = tcsetattr(fd, TCSAFLUSH, &silent)
+        }
+        defer {
+            if isTerminal { _ = tcsetattr(fd, TCSAFLUSH, &saved) }
+        }
+        _ = message.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress!, $0.count - 1) }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let count = read(fd, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 || byte == UInt8(ascii: "\n") { break }
+            if byte != UInt8(ascii: "\r") { line.append(byte) }
+            guard line.count <= 4096 else {
+                wipe(&line)
+                throw KeyringError(.invalidArgument, "the passphrase is longer than 4096 bytes")
+            }
+        }
+        byte = 0
+        return line
+    }
+
+    static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { buffer in
+            if let base = buffer.baseAddress { sodium_memzero(base, buffer.count) }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+import Testing
+
+@testable import Seal
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+@Suite struct KeyringLifecycleTests {
+    /// A keyring with one key brought into `state` through the public operations.
+    static func keyring(with state: KeyState) throws -> (Keyring, UInt32) {
+        var keyring = Keyring()
+        let kid = try keyring.addKey()
+        switch state {
+        case .pending: break
+        case .primary: try keyring.promote(kid)
+        case .decryptOnly:
+            try keyring.promote(kid)
+            try keyring.retire(kid)
+        case .disabled: try keyring.disable(kid)
+        case .destroyed:
+            try keyring.disable(kid)
+            try keyring.destroy(kid)
+        }
+        #expect(keyring.key(kid)?.state == state)
+        return (keyring, kid)
+    }
+
+    static let allPairs: [(KeyState, KeyState)] = KeyState.allCases.flatMap { from in
+        KeyState.allCases.map { (from, $0) }
+    }
+
+    @Test(arguments: allPairs)
+    func everyTransition(from: KeyState, to: KeyState) throws {
+        var (keyring, kid) = try Self.keyring(with: from)
+        let before = keyring
+        if from.allowedTransitions.contains(to) {
+            try keyring.transition(kid, to: to)
+            #expect(keyring.key(kid)?.state == to)
+            #expect((keyring.key(kid)?.secret == nil) == (to == .destroyed))
+        } else {
+            #expect {
+                try keyring.transition(kid, to: to)
+            } throws: { error in
+                let error = error as! KeyringError
+                guard error.code == .invalidTransition, !error.message.contains("\n") else { return false }
+                // The message names every valid transition (or says there is none).
+                if from.allowedTransitions.isEmpty { return error.message.contains("final") }
+                return from.allowedTransitions.allSatisfy { error.message.contains($0.rawValue) }
+            }
+            #expect(keyring.key(kid)?.state == before.key(kid)?.state)
+        }
+    }
+
+    static func apply(_ operation: String, _ keyring: inout Keyring, _ kid: UInt32) throws(KeyringError) {
+        switch operation {
+        case "promote": try keyring.promote(kid)
+        case "retire": try keyring.retire(kid)
+        case "disable": try keyring.disable(kid)
+        case "enable": try keyring.enable(kid)
+        case "destroy": try keyring.destroy(kid)
+        default: Issue.record("unknown operation \(operation)")
+        }
+    }
+
+    static let operations: [(String, [KeyState])] = [
+        ("promote", [.pending, .decryptOnly]), ("retire", [.primary]), ("disable", [.pending, .decryptOnly]),
+        ("enable", [.disabled]), ("destroy", [.disabled]),
+    ]
+
+    /// The named operations apply only to their source states.
+    @Test(arguments: KeyState.allCases)
+    func namedOperationsRefuseWrongStates(state: KeyState) throws {
+        for (name, sources) in Self.operations {
+            var (keyring, kid) = try Self.keyring(with: state)
+            if sources.contains(state) {
+                #expect(throws: Never.self, "\(name) from \(state)") { try Self.apply(name, &keyring, kid) }
+            } else {
+                #expect("\(name) from \(state)") {
+                    try Self.apply(name, &keyring, kid)
+                } throws: { error in
+                    let error = error as! KeyringError
+                    return error.code == .invalidTransition && error.message.contains(name)
+                        && error.message.contains(state.rawValue)
+                }
+                #expect(keyring.key(kid)?.state == state)
+            }
+        }
+    }
+
+    @Test func unknownKidIsRefused() throws {
+        var (keyring, kid) = try Self.keyring(with: .pending)
+        let other = kid &+ 1 == 0 ? 1 : kid &+ 1
+        for (name, _) in Self.operations {
+            #expect { try Self.apply(name, &keyring, other) } throws: { ($0 as! KeyringError).code == .unknownKey }
+        }
+    }
+
+    @Test func promotionDemotesThePreviousPrimaryOfTheSameScopeOnly() throws {
+        var keyring = Keyring()
+        let sensors = try TopicScope(parsing: ["sensors/#"])
+        let first = try keyring.addKey(scope: sensors)
+        let other = try keyring.addKey(scope: .all)
+        try keyring.promote(first)
+        try keyring.promote(other)
+        let second = try keyring.addKey(scope: sensors)
+        let demoted = try keyring.promote(second)
+        #expect(demoted == first)
+        #expect(keyring.key(first)?.state == .decryptOnly)
+        #expect(keyring.key(second)?.state == .primary)
+        #expect(keyring.key(other)?.state == .primary)
+        // Rolling back: promote the old key again.
+        #expect(try keyring.promote(first) == second)
+        #expect(keyring.keys.filter { $0.state == .primary && $0.scope == sensors }.count == 1)
+    }
+
+    @Test func rotateAddsAndPromotesWithTheSameScopeAndSuite() throws {
+        var keyring = Keyring()
+        let scope = try TopicScope(parsing: ["x/#"])
+        #expect { try keyring.rotate(scope: scope) } throws: { ($0 as! KeyringError).code == .noPrimary }
+        let old = try keyring.addKey(suite: .aes256gcm, scope: scope)
+        try keyring.promote(old)
+        let new = try keyring.rotate(scope: scope)
+        #expect(new != old)
+        #expect(keyring.key(new)?.suite == .aes256gcm)
+        #expect(keyring.key(new)?.state == .primary)
+        #expect(keyring.key(old)?.state == .decryptOnly)
+    }
+
+    @Test func destroyedKeyStaysAsTombstoneWithoutSecret() throws {
+        var (keyring, kid) = try Self.keyring(with: .destroyed)
+        #expect(keyring.keys.count == 1)
+        #expect(keyring.key(kid)?.secret == nil)
+        // Many new keys never reuse the tombstone's kid (ids are random, excluded when taken).
+        for _ in 0..<200 { _ = try keyring.addKey() }
+        #expect(Set(keyring.keys.map(\.kid)).count == 201)
+    }
+
+    @Test func symmetricKeysRefuseEd25519AndPastNotAfter() throws {
+        var keyring = Keyring()
+        #expect { try keyring.addKey(suite: .ed25519) } throws: { ($0 as! KeyringError).code == .invalidArgument }
+        let now = try KeyringTime.parse("2026-01-01T00:00:00Z")
+        #expect {
+            try keyring.addKey(notAfter: now, now: now)
+        } throws: { ($0 as! KeyringError).code == .invalidArgument }
+        #expect(keyring.keys.isEmpty)
+    }
+
+    @Test func sealingPicksTheMostSpecificPrimary() throws {
+        var keyring = Keyring()
+        let everything = try keyring.addKey(scope: .all)
+        let sensors = try keyring.addKey(scope: TopicScope(parsing: ["sensors/#"]))
+        let plus = try keyring.addKey(scope: TopicScope(parsing: ["sensors/+/temp"]))
+        let exact = try keyring.addKey(scope: TopicScope(parsing: ["sensors/kitchen/temp", "zzz"]))
+        let pending = try keyring.addKey(scope: TopicScope(parsing: ["sensors/attic/temp"]))
+        for kid in [everything, sensors, plus, exact] { try keyring.promote(kid) }
+        let snapshot = KeyringSnapshot(keyring)
+        #expect(try snapshot.primaryKey(for: "sensors/kitchen/temp").kid == exact)
+        #expect(try snapshot.primaryKey(for: "sensors/attic/temp").kid == plus)  // the pending key never seals
+        #expect(try snapshot.primaryKey(for: "sensors/attic/humidity").kid == sensors)
+        #expect(try snapshot.primaryKey(for: "sensors").kid == sensors)
+        #expect(try snapshot.primaryKey(for: "other").kid == everything)
+        #expect { try snapshot.primaryKey(for: "$SYS/x") } throws: { ($0 as! KeyringError).code == .noPrimary }
+        #expect { try snapshot.primaryKey(for: "a/+") } throws: { ($0 as! KeyringError).code == .invalidArgument }
+        _ = pending
+    }
+
+    @Test func sealingWithoutAnyMatchingPrimaryFails() throws {
+        var keyring = Keyring()
+        let kid = try keyring.addKey(scope: TopicScope(parsing: ["a/#"]))
+        #expect {
+            try KeyringSnapshot(keyring).primaryKey(for: "a/b")
+        } throws: { ($0 as! KeyringError).code == .noPrimary }
+        #expect(keyring.scopesWithoutPrimary == [try TopicScope(parsing: ["a/#"])])
+        try keyring.promote(kid)
+        try keyring.retire(kid)
+        #expect {
+            try KeyringSnapshot(keyring).primaryKey(for: "a/b")
+        } throws: { ($0 as! KeyringError).code == .noPrimary }
+    }
+
+    @Test func expiredPrimaryDoesNotSeal() throws {
+        var keyring = Keyring()
+        let now = try KeyringTime.parse("2026-01-01T00:00:00Z")
+        let limit = try KeyringTime.parse("2026-06-01T00:00:00Z")
+        let kid = try keyring.addKey(notAfter: limit, now: now)
+        try keyring.promote(kid, now: now)
+        let snapshot = KeyringSnapshot(keyring)
+        #expect(try snapshot.primaryKey(for: "t", now: now).kid == kid)
+        #expect {
+            try snapshot.primaryKey(for: "t", now: limit)
+        } throws: { ($0 as! KeyringError).code == .keyUnusable }
+        // Still opens.
+        #expect(try snapshot.openingKey(kid: kid, topic: "t").kid == kid)
+        var later = keyring
+        try later.retire(kid)
+        #expect { try later.promote(kid, now: limit) } throws: { ($0 as! KeyringError).code == .keyUnusable }
+    }
+
+    @Test(arguments: KeyState.allCases)
+    func openingAcceptsOnlyPendingPrimaryAndDecryptOnly(state: KeyState) throws {
+        let (keyring, kid) = try Self.keyring(with: state)
+        let snapshot = KeyringSnapshot(keyring)
+        if [.pending, .primary, .decryptOnly].contains(state) {
+            #expect(try snapshot.openingKey(kid: kid, topic: "any/topic").kid == kid)
+        } else {
+            #expect {
+                try snapshot.openingKey(kid: kid, topic: "any/topic")
+            } throws: { ($0 as! KeyringError).code == .keyUnusable }
+        }
+    }
+
+    @Test func keyOutsideItsFilterIsRejected() throws {
+        var keyring = Keyring()
+        let kid = try keyring.addKey(scope: TopicScope(parsing: ["tenant-a/#"]))
+        try keyring.promote(kid)
+        let snapshot = KeyringSnapshot(keyring)
+        #expect(try snapshot.openingKey(kid: kid, topic: "tenant-a/x").kid == kid)
+        #expect {
+            try snapshot.openingKey(kid: kid, topic: "tenant-b/x")
+        } throws: { ($0 as! KeyringError).code == .topicNotAllowed }
+        #expect {
+            try snapshot.primaryKey(for: "tenant-b/x")
+        } throws: { ($0 as! KeyringError).code == .noPrimary }
+        #expect {
+            try snapshot.openingKey(kid: kid &+ 1, topic: "tenant-a/x")
+        } throws: { ($0 as! KeyringError).code == .unknownKey }
+    }
+
+    @Test func signersAreTrustedOnlyOnTheirTopicsAndWhileActive() throws {
+        var alice = Keyring()
+        let sid = alice.newSigningIdentity(scope: try TopicScope(parsing: ["alice/#"]))
+        var bob = Keyring()
+        let verifiers = alice.exportVerifiers()
+        #expect(verifiers.count == 1 && verifiers[0].sid == sid)
+        try bob.importSigner(verifiers[0])
+        #expect(try KeyringSnapshot(bob).trustedSigner(sid: sid, topic: "alice/x").publicKey == verifiers[0].publicKey)
+        #expect {
+            try KeyringSnapshot(bob).trustedSigner(sid: sid, topic: "bob/x")
+        } throws: { ($0 as! KeyringError).code == .topicNotAllowed }
+        #expect {
+            try KeyringSnapshot(bob).trustedSigner(sid: sid &+ 1, topic: "alice/x")
+        } throws: { ($0 as! KeyringError).code == .unknownKey }
+        // Import twice: refused.
+        #expect { try bob.importSigner(verifiers[0]) } throws: { ($0 as! KeyringError).code == .invalidArgument }
+        try bob.setSignerState(sid, to: .disabled)
+        #expect {
+            try KeyringSnapshot(bob).trustedSigner(sid: sid, topic: "alice/x")
+        } throws: { ($0 as! KeyringError).code == .keyUnusable }
+        try bob.setSignerState(sid, to: .active)
+        try bob.setSignerState(sid, to: .revoked)
+        #expect {
+            try bob.setSignerState(sid, to: .active)
+        } throws: { error in
+            let error = error as! KeyringError
+            return error.code == .invalidTransition && error.message.contains("revoked")
+        }
+        // The own identity is chosen by topic.
+        #expect(try KeyringSnapshot(alice).signingIdentity(for: "alice/1").sid == sid)
+        #expect {
+            try KeyringSnapshot(alice).signingIdentity(for: "bob/1")
+        } throws: { ($0 as! KeyringError).code == .noPrimary }
+    }
+
+    @Test func invalidSignerPublicKeysAreRefused() throws {
+        var keyring = Keyring()
+        let identity = [UInt8](repeating: 0, count: 32)  // small-order point (identity element encoding is 01 00..)
+        var smallOrder = [UInt8](repeating: 0, count: 32)
+        smallOrder[0] = 1
+        for bad in [identity, smallOrder, [UInt8](repeating: 0xff, count: 32), [UInt8](repeating: 9, count: 31)] {
+            #expect {
+                try keyring.importSigner(KeyringSigner(sid: 7, publicKey: bad, scope: .all, state: .active))
+            } throws: { ($0 as! KeyringError).code == .invalidArgument }
+        }
+        #expect {
+            try keyring.importSigner(
+                KeyringSigner(
+                    sid: 0, publicKey: Keyring().exportVerifiers().first?.publicKey ?? [], scope: .all,
+                    state: .active))
+        } throws: { ($0 as! KeyringError).code == .invalidArgument }
+        #expect(keyring.signers.isEmpty)
+    }
+}
