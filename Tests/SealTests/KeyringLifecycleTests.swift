@@ -39,7 +39,7 @@ import Foundation
         if from.allowedTransitions.contains(to) {
             try keyring.transition(kid, to: to)
             #expect(keyring.key(kid)?.state == to)
-            #expect((keyring.key(kid)?.secret == nil) == (to == .destroyed))
+            #expect((keyring.key(kid)?.sealKey == nil) == (to == .destroyed))
         } else {
             #expect {
                 try keyring.transition(kid, to: to)
@@ -132,7 +132,7 @@ import Foundation
     @Test func destroyedKeyStaysAsTombstoneWithoutSecret() throws {
         var (keyring, kid) = try Self.keyring(with: .destroyed)
         #expect(keyring.keys.count == 1)
-        #expect(keyring.key(kid)?.secret == nil)
+        #expect(keyring.key(kid)?.sealKey == nil)
         // Many new keys never reuse the tombstone's kid (ids are random, excluded when taken).
         for _ in 0..<200 { _ = try keyring.addKey() }
         #expect(Set(keyring.keys.map(\.kid)).count == 201)
@@ -231,7 +231,7 @@ import Foundation
 
     @Test func signersAreTrustedOnlyOnTheirTopicsAndWhileActive() throws {
         var alice = Keyring()
-        let sid = alice.newSigningIdentity(scope: try TopicScope(parsing: ["alice/#"]))
+        let sid = try alice.newSigningIdentity(scope: try TopicScope(parsing: ["alice/#"]))
         var bob = Keyring()
         let verifiers = alice.exportVerifiers()
         #expect(verifiers.count == 1 && verifiers[0].sid == sid)
@@ -271,14 +271,14 @@ import Foundation
         smallOrder[0] = 1
         for bad in [identity, smallOrder, [UInt8](repeating: 0xff, count: 32), [UInt8](repeating: 9, count: 31)] {
             #expect {
-                try keyring.importSigner(KeyringSigner(sid: 7, publicKey: bad, scope: .all, state: .active))
+                try keyring.importSigner(KeyringSigner(sid: 7, publicKey: bad))
             } throws: { ($0 as! KeyringError).code == .invalidArgument }
         }
+        var peer = Keyring()
+        try peer.newSigningIdentity()
+        let valid = peer.exportVerifiers()[0].publicKey
         #expect {
-            try keyring.importSigner(
-                KeyringSigner(
-                    sid: 0, publicKey: Keyring().exportVerifiers().first?.publicKey ?? [], scope: .all,
-                    state: .active))
+            try keyring.importSigner(KeyringSigner(sid: 0, publicKey: valid))
         } throws: { ($0 as! KeyringError).code == .invalidArgument }
         #expect(keyring.signers.isEmpty)
     }

@@ -111,13 +111,17 @@ enum KeyringFixtures {
         try keyring.destroy(destroyed)
         ids[.destroyed] = destroyed
         var peer = Keyring()
-        peer.newSigningIdentity(scope: try TopicScope(parsing: ["peer/#"]))
+        try peer.newSigningIdentity(scope: try TopicScope(parsing: ["peer/#"]))
         try keyring.importSigner(peer.exportVerifiers()[0])
-        keyring.newSigningIdentity(scope: try TopicScope(parsing: ["me/#"]))
+        try keyring.newSigningIdentity(scope: try TopicScope(parsing: ["me/#"]))
         return (keyring, ids)
     }
 
+    static func seedBytes(_ identity: KeyringIdentity) -> [UInt8] {
+        identity.signingKey.withUnsafeSeedBytes { Array($0) }
+    }
+
     static func secretBytes(_ key: KeyringKey) -> [UInt8]? {
-        key.secret?.withUnsafeBytes { Array($0) }
+        key.sealKey?.withUnsafeSecretBytes { Array($0) }
     }
 }

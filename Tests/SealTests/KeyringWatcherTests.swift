@@ -140,6 +140,31 @@ import Darwin
         await task.value
     }
 
+    /// An Opener built on the watcher follows reloads; the sealer of an unchanged primary survives a reload.
+    @Test func openerOnTheWatcherFollowsReloads() throws {
+        let (file, watcher, old) = try makeWatcher()
+        let opener = Opener(keys: watcher, replayGuard: ReplayGuard())
+        let sealer = try watcher.sealer(for: "t")
+        #expect(try opener.open(sealer.seal([1], topic: "t"), topic: "t").keyID == old)
+        let other = try file.update(credential: credential) { keyring throws(KeyringError) in try keyring.addKey() }
+        #expect(watcher.checkNow() == .reloaded(generation: 2))
+        #expect(try watcher.sealer(for: "t") === sealer)
+        // Messages sealed with the new pending key open after the reload.
+        var next = watcher.current.keyring
+        try next.promote(other)
+        let envelope = try KeyringSnapshot(next).sealer(for: "t").seal([2], topic: "t")
+        #expect(try opener.open(envelope, topic: "t").keyID == other)
+        // Disabling the old key in the file stops it from opening once reloaded.
+        let late = try sealer.seal([3], topic: "t")
+        try file.update(credential: credential) { keyring throws(KeyringError) in
+            try keyring.promote(other)
+            try keyring.disable(old)
+        }
+        #expect(watcher.checkNow() == .reloaded(generation: 3))
+        #expect(throws: SealError.self) { try opener.open(late, topic: "t") }
+        #expect(try watcher.sealer(for: "t").keyID == other)
+    }
+
     @Test func initialLoadFailureThrows() throws {
         KeyringTestIO.replace(path, with: Array("{".utf8))
         #expect {

@@ -20,9 +20,11 @@ public struct KeyringKey: Sendable {
     /// The topic scope: where the key may seal and open.
     public let scope: TopicScope
 
+    /// The key material with its per-key crypto state, for building a ``Sealer``; nil once destroyed.
+    public internal(set) var sealKey: SealKey?
+
     let createdSeconds: Int64
     let notAfterSeconds: Int64?
-    var secret: KeyringSecretBytes?
 
     /// Whether the key has passed its `notAfter` at `date`.
     public func isExpired(at date: Date) -> Bool {
@@ -35,12 +37,31 @@ public struct KeyringKey: Sendable {
 public struct KeyringSigner: Sendable, Hashable {
     /// The signer id carried in signed envelopes.
     public let sid: UInt32
-    /// The 32-byte Ed25519 public key.
-    public let publicKey: [UInt8]
+    /// The validated Ed25519 verifying key (its id is the sid).
+    public let verifyingKey: VerifyingKey
     /// The topics on which this signer's signatures are accepted.
     public let scope: TopicScope
     /// The signer's state.
     public internal(set) var state: SignerState
+
+    /// The 32-byte Ed25519 public key.
+    public var publicKey: [UInt8] { verifyingKey.rawRepresentation }
+
+    /// A signer to import: validates the public key (`crypto_core_ed25519_is_valid_point`).
+    ///
+    /// - Throws: ``KeyringError`` (`invalidArgument`) for a sid of 0 or an invalid public key.
+    public init(sid: UInt32, publicKey: [UInt8], scope: TopicScope = .all) throws(KeyringError) {
+        guard sid != 0 else { throw KeyringError(.invalidArgument, "sid 00000000 is reserved") }
+        self.init(
+            sid: sid, verifyingKey: try KeyringSodium.verifyingKey(sid: sid, publicKey), scope: scope, state: .active)
+    }
+
+    init(sid: UInt32, verifyingKey: VerifyingKey, scope: TopicScope, state: SignerState) {
+        self.sid = sid
+        self.verifyingKey = verifyingKey
+        self.scope = scope
+        self.state = state
+    }
 }
 
 /// One of the process's own signing identities: an Ed25519 key pair whose public half other keyrings import as a
@@ -48,15 +69,16 @@ public struct KeyringSigner: Sendable, Hashable {
 public struct KeyringIdentity: Sendable {
     /// The signer id this identity writes into signed envelopes.
     public let sid: UInt32
-    /// The 32-byte Ed25519 public key.
-    public let publicKey: [UInt8]
+    /// The signing key (seed in wiped storage); its id is the sid.
+    public let signingKey: SigningKey
     /// The topics this identity signs for (exported with the verifier).
     public let scope: TopicScope
     /// Creation time (UTC, whole seconds).
     public var created: Date { Date(timeIntervalSince1970: TimeInterval(createdSeconds)) }
+    /// The 32-byte Ed25519 public key.
+    public var publicKey: [UInt8] { signingKey.verifyingKey.rawRepresentation }
 
     let createdSeconds: Int64
-    let seed: KeyringSecretBytes
 }
 
 /// The in-memory keyring: keys with their lifecycle, trusted signers and own signing identities.
@@ -133,10 +155,16 @@ public struct Keyring: Sendable {
             throw KeyringError(.invalidArgument, "not-after \(KeyringTime.format(seconds: limit)) is not in the future")
         }
         let kid = freshID(excluding: Set(keys.map(\.kid)))
+        let material: SealKey
+        do {
+            material = try SealKey(id: kid, suite: suite, secret: SecureBytes(randomCount: SealKey.byteCount))
+        } catch {
+            throw KeyringError(.invalidArgument, "cannot create a \(suite) key: \(error)")
+        }
         keys.append(
             KeyringKey(
-                kid: kid, suite: suite, state: .pending, scope: scope, createdSeconds: nowSeconds,
-                notAfterSeconds: limit, secret: KeyringSecretBytes(randomCount: KeyringSodium.keyBytes)))
+                kid: kid, suite: suite, state: .pending, scope: scope, sealKey: material, createdSeconds: nowSeconds,
+                notAfterSeconds: limit))
         return kid
     }
 
@@ -182,7 +210,7 @@ public struct Keyring: Sendable {
     public mutating func destroy(_ kid: UInt32) throws(KeyringError) {
         try move(kid, to: .destroyed, from: [.disabled], verb: "destroy")
         let index = try keyIndex(kid)
-        keys[index].secret = nil
+        keys[index].sealKey = nil
     }
 
     /// Rotation in one step: adds a key with the same suite (unless given) and scope as the scope's current primary
@@ -221,20 +249,31 @@ public struct Keyring: Sendable {
     // MARK: Signers and identities
 
     /// Creates a new own signing identity (a fresh Ed25519 key pair) and returns its sid.
+    ///
+    /// - Throws: ``KeyringError`` (`io`) only if libsodium fails to derive the key pair.
     @discardableResult
-    public mutating func newSigningIdentity(scope: TopicScope = .all, now: Date = Date()) -> UInt32 {
+    public mutating func newSigningIdentity(
+        scope: TopicScope = .all, now: Date = Date()
+    ) throws(KeyringError)
+        -> UInt32
+    {
         let sid = freshID(excluding: usedSignerIDs)
-        let seed = KeyringSecretBytes(randomCount: KeyringSodium.keyBytes)
-        let publicKey = KeyringSodium.ed25519PublicKey(seed: seed)
+        let key: SigningKey
+        do {
+            key = try SigningKey(id: sid, seed: SecureBytes(randomCount: SigningKey.seedByteCount))
+        } catch {
+            throw KeyringError(.io, "cannot create an Ed25519 key pair: \(error)")
+        }
         identities.append(
-            KeyringIdentity(
-                sid: sid, publicKey: publicKey, scope: scope, createdSeconds: KeyringTime.seconds(now), seed: seed))
+            KeyringIdentity(sid: sid, signingKey: key, scope: scope, createdSeconds: KeyringTime.seconds(now)))
         return sid
     }
 
     /// The verifiers of the own identities, to be imported by peers with ``importSigner(_:)``.
     public func exportVerifiers() -> [KeyringSigner] {
-        identities.map { KeyringSigner(sid: $0.sid, publicKey: $0.publicKey, scope: $0.scope, state: .active) }
+        identities.map {
+            KeyringSigner(sid: $0.sid, verifyingKey: $0.signingKey.verifyingKey, scope: $0.scope, state: .active)
+        }
     }
 
     /// Imports a peer's verifier as an active trusted signer.
@@ -247,8 +286,12 @@ public struct Keyring: Sendable {
             throw KeyringError(
                 .invalidArgument, "sid \(KeyringID.format(signer.sid)) is already used in this keyring")
         }
-        try KeyringSodium.validateEd25519PublicKey(signer.publicKey)
-        signers.append(KeyringSigner(sid: signer.sid, publicKey: signer.publicKey, scope: signer.scope, state: .active))
+        guard signer.verifyingKey.id == signer.sid else {
+            throw KeyringError(
+                .invalidArgument, "signer \(KeyringID.format(signer.sid)): key id does not match the sid")
+        }
+        signers.append(
+            KeyringSigner(sid: signer.sid, verifyingKey: signer.verifyingKey, scope: signer.scope, state: .active))
     }
 
     /// Moves a trusted signer to another state (`active` <-> `disabled`, either -> `revoked`).
@@ -282,12 +325,12 @@ public struct Keyring: Sendable {
                 throw KeyringError(.corrupt, "key \(name) has non-symmetric suite \(key.suite.rawValue)")
             }
             if key.state == .destroyed {
-                guard key.secret == nil else {
+                guard key.sealKey == nil else {
                     throw KeyringError(.corrupt, "destroyed key \(name) still has a secret")
                 }
             } else {
-                guard key.secret?.count == KeyringSodium.keyBytes else {
-                    throw KeyringError(.corrupt, "key \(name) has no secret or one of the wrong length")
+                guard let material = key.sealKey, material.id == key.kid, material.suite == key.suite else {
+                    throw KeyringError(.corrupt, "key \(name) has no secret, or one of another id or suite")
                 }
             }
             if key.state == .primary {
@@ -301,17 +344,16 @@ public struct Keyring: Sendable {
             guard signer.sid != 0, sids.insert(signer.sid).inserted else {
                 throw KeyringError(.corrupt, "signer id \(KeyringID.format(signer.sid)) is reserved or duplicated")
             }
-            try KeyringSodium.validateEd25519PublicKey(signer.publicKey, code: .corrupt)
+            guard signer.verifyingKey.id == signer.sid else {
+                throw KeyringError(.corrupt, "signer \(KeyringID.format(signer.sid)): key id does not match")
+            }
         }
         for identity in identities {
             guard identity.sid != 0, sids.insert(identity.sid).inserted else {
                 throw KeyringError(.corrupt, "identity id \(KeyringID.format(identity.sid)) is reserved or duplicated")
             }
-            guard identity.seed.count == KeyringSodium.keyBytes,
-                KeyringSodium.constantTimeEqual(KeyringSodium.ed25519PublicKey(seed: identity.seed), identity.publicKey)
-            else {
-                throw KeyringError(
-                    .corrupt, "identity \(KeyringID.format(identity.sid)): public key does not match its secret")
+            guard identity.signingKey.id == identity.sid else {
+                throw KeyringError(.corrupt, "identity \(KeyringID.format(identity.sid)): key id does not match")
             }
         }
     }

@@ -45,27 +45,31 @@ enum KeyringCodec {
         var keyring = Keyring()
         keyring.generation = file.generation
         for key in file.keys {
-            var secret: KeyringSecretBytes?
+            var material: SealKey?
             if let sealed = key.secret {
-                guard let opened = KeyringSodium.open(sealed, key: kek.secretKey, aad: aad(key)) else {
+                guard let opened = KeyringSodium.open(sealed, key: kek.secretKey, aad: aad(key)),
+                    let built = try? SealKey(id: key.kid, suite: key.suite, secret: opened)
+                else {
                     throw KeyringError(.corrupt, "secret of key \(KeyringID.format(key.kid)) does not decrypt")
                 }
-                secret = opened
+                material = built
             }
             keyring.keys.append(
                 KeyringKey(
-                    kid: key.kid, suite: key.suite, state: key.state, scope: key.scope, createdSeconds: key.created,
-                    notAfterSeconds: key.notAfter, secret: secret))
+                    kid: key.kid, suite: key.suite, state: key.state, scope: key.scope, sealKey: material,
+                    createdSeconds: key.created, notAfterSeconds: key.notAfter))
         }
         keyring.signers = file.signers
         for identity in file.identities {
-            guard let seed = KeyringSodium.open(identity.secret, key: kek.secretKey, aad: aad(identity)) else {
+            guard let seed = KeyringSodium.open(identity.secret, key: kek.secretKey, aad: aad(identity)),
+                let signingKey = try? SigningKey(id: identity.sid, seed: seed),
+                signingKey.verifyingKey.rawRepresentation == identity.publicKey
+            else {
                 throw KeyringError(.corrupt, "secret of identity \(KeyringID.format(identity.sid)) does not decrypt")
             }
             keyring.identities.append(
                 KeyringIdentity(
-                    sid: identity.sid, publicKey: identity.publicKey, scope: identity.scope,
-                    createdSeconds: identity.created, seed: seed))
+                    sid: identity.sid, signingKey: signingKey, scope: identity.scope, createdSeconds: identity.created))
         }
         try keyring.validate()
         return Decoded(keyring: keyring, kek: kek)
@@ -81,8 +85,9 @@ enum KeyringCodec {
             var entry = KeyModel(
                 kid: key.kid, suite: key.suite, state: key.state, created: key.createdSeconds,
                 notAfter: key.notAfterSeconds, scope: key.scope, secret: nil)
-            if let secret = key.secret {
-                entry.secret = KeyringSodium.seal(secret, key: kek.secretKey, aad: aad(entry))
+            if let material = key.sealKey {
+                let aad = aad(entry)
+                entry.secret = material.withUnsafeSecretBytes { KeyringSodium.seal($0, key: kek.secretKey, aad: aad) }
             }
             file.keys.append(entry)
         }
@@ -91,7 +96,10 @@ enum KeyringCodec {
                 sid: identity.sid, publicKey: identity.publicKey, scope: identity.scope,
                 created: identity.createdSeconds,
                 secret: [])
-            entry.secret = KeyringSodium.seal(identity.seed, key: kek.secretKey, aad: aad(entry))
+            let aad = aad(entry)
+            entry.secret = identity.signingKey.withUnsafeSeedBytes {
+                KeyringSodium.seal($0, key: kek.secretKey, aad: aad)
+            }
             file.identities.append(entry)
         }
         let canonical = canonicalBytes(file)
@@ -357,9 +365,12 @@ enum KeyringCodec {
                     }))
         }
         for signer in dto.signers {
+            let sid = try canonicalID(signer.sid)
             file.signers.append(
                 KeyringSigner(
-                    sid: try canonicalID(signer.sid), publicKey: try decode64(signer.publicKey, "publicKey", count: 32),
+                    sid: sid,
+                    verifyingKey: try KeyringSodium.verifyingKey(
+                        sid: sid, try decode64(signer.publicKey, "publicKey", count: 32)),
                     scope: try scope(signer.topics), state: try SignerState(parsing: signer.state)))
         }
         for identity in dto.identities {

@@ -15,12 +15,12 @@ public final class KeyringCredential: Sendable {
     }
 
     let kind: Kind
-    let secret: KeyringSecretBytes
+    let secret: SecureBytes
 
     /// The environment variable read by ``resolve(passphraseFile:keyEncryptionKeyFile:environment:prompt:)``.
     public static let environmentVariable = "MQTT_SEAL_PASSPHRASE"
 
-    private init(kind: Kind, secret: KeyringSecretBytes) {
+    private init(kind: Kind, secret: SecureBytes) {
         self.kind = kind
         self.secret = secret
     }
@@ -39,7 +39,7 @@ public final class KeyringCredential: Sendable {
     /// - Throws: ``KeyringError`` (`invalidArgument`) for an empty passphrase.
     public static func passphrase(bytes: [UInt8]) throws(KeyringError) -> KeyringCredential {
         guard !bytes.isEmpty else { throw KeyringError(.invalidArgument, "the passphrase is empty") }
-        let secret = bytes.withUnsafeBytes { KeyringSecretBytes(copying: $0) }
+        let secret = bytes.withUnsafeBytes { SecureBytes(copying: $0) }
         return KeyringCredential(kind: .passphrase, secret: secret)
     }
 
@@ -56,7 +56,7 @@ public final class KeyringCredential: Sendable {
         }
         guard count > 0 else { throw KeyringError(.invalidArgument, "passphrase file \(path) is empty") }
         let secret = bytes.withUnsafeBytes {
-            KeyringSecretBytes(copying: UnsafeRawBufferPointer(rebasing: $0[0..<count]))
+            SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[0..<count]))
         }
         return KeyringCredential(kind: .passphrase, secret: secret)
     }
@@ -69,7 +69,7 @@ public final class KeyringCredential: Sendable {
         var (bytes, _) = try KeyringIO.readSecretFile(path: path, what: "key-encryption-key file")
         defer { wipe(&bytes) }
         if bytes.count == KeyringSodium.keyBytes {
-            let secret = bytes.withUnsafeBytes { KeyringSecretBytes(copying: $0) }
+            let secret = bytes.withUnsafeBytes { SecureBytes(copying: $0) }
             return KeyringCredential(kind: .keyEncryptionKey, secret: secret)
         }
         var count = bytes.count
@@ -78,18 +78,19 @@ public final class KeyringCredential: Sendable {
             throw KeyringError(
                 .invalidArgument, "key-encryption-key file \(path) must hold 32 raw bytes or 64 hex digits")
         }
-        let secret = try KeyringSecretBytes(count: KeyringSodium.keyBytes) {
-            (out: UnsafeMutableRawBufferPointer) throws(KeyringError) in
-            var decoded = 0
-            let rc = bytes.withUnsafeBufferPointer { input in
+        var decoded = 0
+        var rc: Int32 = -1
+        let secret = SecureBytes(count: KeyringSodium.keyBytes) { out in
+            rc = bytes.withUnsafeBufferPointer { input in
                 sodium_hex2bin(
-                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), out.count,
-                    UnsafeRawPointer(input.baseAddress!).assumingMemoryBound(to: CChar.self), count, nil, &decoded, nil)
+                    out.mutableBytes, out.count,
+                    UnsafeRawPointer(input.baseAddress!).assumingMemoryBound(to: CChar.self),
+                    count, nil, &decoded, nil)
             }
-            guard rc == 0, decoded == KeyringSodium.keyBytes else {
-                throw KeyringError(
-                    .invalidArgument, "key-encryption-key file \(path) must hold 32 raw bytes or 64 hex digits")
-            }
+        }
+        guard rc == 0, decoded == KeyringSodium.keyBytes else {
+            throw KeyringError(
+                .invalidArgument, "key-encryption-key file \(path) must hold 32 raw bytes or 64 hex digits")
         }
         return KeyringCredential(kind: .keyEncryptionKey, secret: secret)
     }
@@ -100,7 +101,7 @@ public final class KeyringCredential: Sendable {
     /// - Throws: ``KeyringError``: `alreadyExists`, `io`.
     @discardableResult
     public static func generateKeyEncryptionKeyFile(_ path: String) throws(KeyringError) -> KeyringCredential {
-        let secret = KeyringSecretBytes(randomCount: KeyringSodium.keyBytes)
+        let secret = SecureBytes(randomCount: KeyringSodium.keyBytes)
         var hex = [UInt8](repeating: 0, count: 2 * KeyringSodium.keyBytes + 1)
         defer { wipe(&hex) }
         secret.withUnsafeBytes { raw in

@@ -1,62 +1,5 @@
 internal import CSodium
 
-/// Secret bytes owned by the keyring layer (KEK, sub-keys, decrypted secrets before they are handed to the key
-/// types). Immutable after creation, wiped with `sodium_memzero` on deinit.
-final class KeyringSecretBytes: @unchecked Sendable {
-    private let pointer: UnsafeMutableRawBufferPointer
-
-    var count: Int { pointer.count }
-
-    /// Allocates `count` bytes and lets `body` fill them. On a throw the bytes are wiped.
-    init<E: Error>(count: Int, fill body: (UnsafeMutableRawBufferPointer) throws(E) -> Void) throws(E) {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
-        let view = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
-        do {
-            try body(view)
-        } catch {
-            sodium_memzero(buffer.baseAddress, buffer.count)
-            buffer.deallocate()
-            throw error
-        }
-        self.pointer = view
-        self.allocation = buffer
-    }
-
-    private let allocation: UnsafeMutableRawBufferPointer
-
-    /// Random secret bytes from libsodium's CSPRNG.
-    convenience init(randomCount count: Int) {
-        KeyringSodium.ensureInitialized()
-        self.init(count: count) { (buffer: UnsafeMutableRawBufferPointer) in
-            randombytes_buf(buffer.baseAddress!, buffer.count)
-        }
-    }
-
-    /// Copies bytes in. The caller is responsible for wiping its own copy.
-    convenience init(copying bytes: UnsafeRawBufferPointer) {
-        self.init(count: bytes.count) { (buffer: UnsafeMutableRawBufferPointer) in
-            if bytes.count > 0 { buffer.copyMemory(from: bytes) }
-        }
-    }
-
-    func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        try body(UnsafeRawBufferPointer(pointer))
-    }
-
-    /// Constant-time equality (lengths are not secret).
-    func constantTimeEquals(_ other: KeyringSecretBytes) -> Bool {
-        guard count == other.count else { return false }
-        return withUnsafeBytes { lhs in
-            other.withUnsafeBytes { rhs in sodium_memcmp(lhs.baseAddress, rhs.baseAddress, lhs.count) == 0 }
-        }
-    }
-
-    deinit {
-        sodium_memzero(allocation.baseAddress, allocation.count)
-        allocation.deallocate()
-    }
-}
-
 /// Thin wrappers over the libsodium calls the keyring needs that the envelope core does not provide:
 /// Argon2id (`crypto_pwhash`), BLAKE2b sub-key derivation (`crypto_kdf`), BLAKE2b hash / keyed MAC
 /// (`crypto_generichash`) and XChaCha20-Poly1305 for secrets at rest. Every return code is checked.
@@ -94,15 +37,16 @@ enum KeyringSodium {
 
     /// Argon2id13 over the passphrase.
     static func deriveKEK(
-        passphrase: KeyringSecretBytes, salt: [UInt8], opsLimit: UInt64, memLimit: UInt64
-    ) throws(KeyringError) -> KeyringSecretBytes {
+        passphrase: SecureBytes, salt: [UInt8], opsLimit: UInt64, memLimit: UInt64
+    ) throws(KeyringError) -> SecureBytes {
         ensureInitialized()
         guard salt.count == saltBytes else { throw KeyringError(.corrupt, "KDF salt has the wrong length") }
         guard let ops = CUnsignedLongLong(exactly: opsLimit), let mem = Int(exactly: memLimit) else {
             throw KeyringError(.invalidArgument, "KDF limits out of range")
         }
-        return try KeyringSecretBytes(count: keyBytes) { (out: UnsafeMutableRawBufferPointer) throws(KeyringError) in
-            let rc = passphrase.withUnsafeBytes { password in
+        var rc: Int32 = -1
+        let derived = SecureBytes(count: keyBytes) { out in
+            rc = passphrase.withUnsafeBytes { password in
                 salt.withUnsafeBufferPointer { saltBuffer in
                     crypto_pwhash(
                         out.baseAddress!.assumingMemoryBound(to: UInt8.self), CUnsignedLongLong(out.count),
@@ -111,17 +55,18 @@ enum KeyringSodium {
                         crypto_pwhash_alg_argon2id13())
                 }
             }
-            guard rc == 0 else {
-                throw KeyringError(.io, "Argon2id key derivation failed (out of memory for memlimit \(memLimit)?)")
-            }
         }
+        guard rc == 0 else {
+            throw KeyringError(.io, "Argon2id key derivation failed (out of memory for memlimit \(memLimit)?)")
+        }
+        return derived
     }
 
     /// A 32-byte sub-key of `master` (`crypto_kdf_derive_from_key`, context `MQSEALKR`).
-    static func subkey(_ master: KeyringSecretBytes, id: UInt64) -> KeyringSecretBytes {
+    static func subkey(_ master: SecureBytes, id: UInt64) -> SecureBytes {
         ensureInitialized()
         precondition(master.count == Int(crypto_kdf_keybytes()))
-        return KeyringSecretBytes(count: keyBytes) { (out: UnsafeMutableRawBufferPointer) in
+        return SecureBytes(count: keyBytes) { out in
             let rc = master.withUnsafeBytes { key in
                 crypto_kdf_derive_from_key(
                     out.baseAddress!.assumingMemoryBound(to: UInt8.self), out.count, id, "MQSEALKR",
@@ -132,7 +77,7 @@ enum KeyringSodium {
     }
 
     /// BLAKE2b-256 of `bytes`, keyed when `key` is given.
-    static func hash(_ bytes: [UInt8], key: KeyringSecretBytes? = nil) -> [UInt8] {
+    static func hash(_ bytes: [UInt8], key: SecureBytes? = nil) -> [UInt8] {
         ensureInitialized()
         var out = [UInt8](repeating: 0, count: hashBytes)
         let rc = out.withUnsafeMutableBufferPointer { outBuffer in
@@ -162,23 +107,20 @@ enum KeyringSodium {
     }
 
     /// XChaCha20-Poly1305: returns `nonce || ciphertext || tag` with a fresh random nonce.
-    static func seal(_ plaintext: KeyringSecretBytes, key: KeyringSecretBytes, aad: [UInt8]) -> [UInt8] {
+    static func seal(_ plaintext: UnsafeRawBufferPointer, key: SecureBytes, aad: [UInt8]) -> [UInt8] {
         ensureInitialized()
         let nonce = randomBytes(aeadNonceBytes)
         var out = [UInt8](repeating: 0, count: aeadNonceBytes + plaintext.count + aeadTagBytes)
         var written: CUnsignedLongLong = 0
         let rc = out.withUnsafeMutableBufferPointer { outBuffer in
-            plaintext.withUnsafeBytes { message in
-                key.withUnsafeBytes { keyBuffer in
-                    aad.withUnsafeBufferPointer { aadBuffer in
-                        nonce.withUnsafeBufferPointer { nonceBuffer in
-                            crypto_aead_xchacha20poly1305_ietf_encrypt(
-                                outBuffer.baseAddress! + aeadNonceBytes, &written,
-                                message.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                CUnsignedLongLong(message.count), aadBuffer.baseAddress,
-                                CUnsignedLongLong(aadBuffer.count), nil, nonceBuffer.baseAddress!,
-                                keyBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                        }
+            key.withUnsafeBytes { keyBuffer in
+                aad.withUnsafeBufferPointer { aadBuffer in
+                    nonce.withUnsafeBufferPointer { nonceBuffer in
+                        crypto_aead_xchacha20poly1305_ietf_encrypt(
+                            outBuffer.baseAddress! + aeadNonceBytes, &written, plaintext.bytes,
+                            CUnsignedLongLong(plaintext.count), aadBuffer.baseAddress,
+                            CUnsignedLongLong(aadBuffer.count), nil, nonceBuffer.baseAddress!,
+                            keyBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
                     }
                 }
             }
@@ -189,55 +131,39 @@ enum KeyringSodium {
     }
 
     /// Opens `nonce || ciphertext || tag`; nil when authentication fails.
-    static func open(_ sealed: [UInt8], key: KeyringSecretBytes, aad: [UInt8]) -> KeyringSecretBytes? {
+    static func open(_ sealed: [UInt8], key: SecureBytes, aad: [UInt8]) -> SecureBytes? {
         ensureInitialized()
         guard sealed.count >= aeadNonceBytes + aeadTagBytes else { return nil }
         let plainCount = sealed.count - aeadNonceBytes - aeadTagBytes
-        return try? KeyringSecretBytes(count: plainCount) { (out: UnsafeMutableRawBufferPointer) throws(KeyringError) in
+        var ok = false
+        let opened = SecureBytes(count: plainCount) { out in
             var written: CUnsignedLongLong = 0
             let rc = sealed.withUnsafeBufferPointer { input in
                 key.withUnsafeBytes { keyBuffer in
                     aad.withUnsafeBufferPointer { aadBuffer in
                         crypto_aead_xchacha20poly1305_ietf_decrypt(
-                            out.baseAddress?.assumingMemoryBound(to: UInt8.self), &written, nil,
+                            out.mutableBytes, &written, nil,
                             input.baseAddress! + aeadNonceBytes, CUnsignedLongLong(input.count - aeadNonceBytes),
                             aadBuffer.baseAddress, CUnsignedLongLong(aadBuffer.count), input.baseAddress!,
                             keyBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
                     }
                 }
             }
-            guard rc == 0, Int(written) == plainCount else { throw KeyringError(.corrupt, "secret does not decrypt") }
+            ok = rc == 0 && Int(written) == plainCount
         }
+        return ok ? opened : nil
     }
 }
 
 extension KeyringSodium {
-    /// The Ed25519 public key of a 32-byte seed (`crypto_sign_seed_keypair`).
-    static func ed25519PublicKey(seed: KeyringSecretBytes) -> [UInt8] {
-        ensureInitialized()
-        var publicKey = [UInt8](repeating: 0, count: Int(crypto_sign_publickeybytes()))
-        let secretCount = Int(crypto_sign_secretkeybytes())
-        var secret = [UInt8](repeating: 0, count: secretCount)
-        let rc = publicKey.withUnsafeMutableBufferPointer { pk in
-            secret.withUnsafeMutableBufferPointer { sk in
-                seed.withUnsafeBytes { seedBuffer in
-                    crypto_sign_seed_keypair(
-                        pk.baseAddress!, sk.baseAddress!, seedBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                }
-            }
+    /// Rejects anything but a 32-byte, valid, prime-order-subgroup Ed25519 point (the core's import check).
+    static func verifyingKey(
+        sid: UInt32, _ key: [UInt8], code: KeyringError.Code = .invalidArgument
+    ) throws(KeyringError) -> VerifyingKey {
+        do {
+            return try VerifyingKey(id: sid, rawRepresentation: key)
+        } catch {
+            throw KeyringError(code, "not a valid Ed25519 public key")
         }
-        secret.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
-        precondition(rc == 0, "crypto_sign_seed_keypair failed")
-        return publicKey
-    }
-
-    /// Rejects anything but a 32-byte, valid, prime-order-subgroup Ed25519 point.
-    static func validateEd25519PublicKey(
-        _ key: [UInt8], code: KeyringError.Code = .invalidArgument
-    ) throws(KeyringError) {
-        ensureInitialized()
-        guard key.count == Int(crypto_sign_publickeybytes()),
-            key.withUnsafeBufferPointer({ crypto_core_ed25519_is_valid_point($0.baseAddress!) }) == 1
-        else { throw KeyringError(code, "not a valid Ed25519 public key") }
     }
 }

@@ -64,13 +64,13 @@ enum KeyringKEKHeader: Sendable, Hashable {
 /// The unlocked key material of one keyring file: the master KEK and its sub-keys.
 struct KeyringUnlockedKEK: Sendable {
     let header: KeyringKEKHeader
-    let checkKey: KeyringSecretBytes
-    let macKey: KeyringSecretBytes
-    let secretKey: KeyringSecretBytes
+    let checkKey: SecureBytes
+    let macKey: SecureBytes
+    let secretKey: SecureBytes
 
     static let checkLabel = Array("mqtt-seal-keyring/1 check".utf8)
 
-    init(header: KeyringKEKHeader, master: KeyringSecretBytes) {
+    init(header: KeyringKEKHeader, master: SecureBytes) {
         self.header = header
         checkKey = KeyringSodium.subkey(master, id: 1)
         macKey = KeyringSodium.subkey(master, id: 2)

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
@@ -9,17 +11,28 @@ public import Foundation
 ///
 /// Safe to share between threads. A ``KeyringWatcher`` swaps whole snapshots, so a message is always handled by
 /// one consistent keyring version.
-public final class KeyringSnapshot: Sendable {
+public final class KeyringSnapshot: SealKeySource, Sendable {
     /// The keyring this snapshot was built from.
     public let keyring: Keyring
 
     private let keysByID: [UInt32: KeyringKey]
     private let signersByID: [UInt32: KeyringSigner]
     private let primaries: [KeyringKey]
+    let sealers: KeyringSealerCache
 
     /// Builds a snapshot (the keyring must satisfy its invariants, as every loaded or mutated keyring does).
-    public init(_ keyring: Keyring) {
+    public convenience init(_ keyring: Keyring) {
+        self.init(keyring, sealers: KeyringSealerCache())
+    }
+
+    /// A snapshot that reuses the sealers of a previous one (sequence numbers stay strictly increasing per key
+    /// across reloads); sealers of keys that no longer seal are dropped.
+    init(_ keyring: Keyring, sealers: KeyringSealerCache) {
         self.keyring = keyring
+        self.sealers = sealers
+        sealers.retain(
+            kids: Set(keyring.keys.filter { $0.state == .primary }.map(\.kid)), sids: Set(keyring.identities.map(\.sid))
+        )
         var keys: [UInt32: KeyringKey] = [:]
         for key in keyring.keys { keys[key.kid] = key }
         keysByID = keys
@@ -133,5 +146,90 @@ public final class KeyringSnapshot: Sendable {
             throw KeyringError(.noPrimary, "no signing identity's topic filter matches \(TopicFilter.quoted(topic))")
         }
         return selected
+    }
+
+    // MARK: Sealers
+
+    /// A sealer for `topic`: the primary key selected by ``primaryKey(for:now:)``, signing with the topic's own
+    /// identity (``signingIdentity(for:sid:)``) when `sign` is set (encrypt-then-sign; AEAD keys only).
+    ///
+    /// Sealers are cached per key (and identity) and survive hot reloads, so sequence numbers keep increasing.
+    /// - Throws: ``KeyringError``: the errors of ``primaryKey(for:now:)`` and ``signingIdentity(for:sid:)``;
+    ///   `invalidArgument` when an HMAC key is combined with signing.
+    public func sealer(for topic: String, sign: Bool = false, now: Date = Date()) throws(KeyringError) -> Sealer {
+        let key = try primaryKey(for: topic, now: now)
+        guard let material = key.sealKey else {
+            throw KeyringError(.keyUnusable, "primary key \(KeyringID.format(key.kid)) has no secret")
+        }
+        let identity = sign ? try signingIdentity(for: topic) : nil
+        return try sealers.sealer(kid: key.kid, sid: identity?.sid ?? 0) { () throws(KeyringError) -> Sealer in
+            do {
+                return try Sealer(key: material, signingKey: identity?.signingKey)
+            } catch {
+                throw KeyringError(.invalidArgument, "cannot seal with key \(KeyringID.format(key.kid)): \(error)")
+            }
+        }
+    }
+
+    /// A sign-only sealer (payload in clear, Ed25519 signature) with the topic's own identity.
+    ///
+    /// - Throws: ``KeyringError``: the errors of ``signingIdentity(for:sid:)``.
+    public func signingSealer(for topic: String) throws(KeyringError) -> Sealer {
+        let identity = try signingIdentity(for: topic)
+        return try sealers.sealer(kid: 0, sid: identity.sid) { () throws(KeyringError) -> Sealer in
+            do {
+                return try Sealer(signingKey: identity.signingKey)
+            } catch {
+                throw KeyringError(.invalidArgument, "cannot sign with \(KeyringID.format(identity.sid)): \(error)")
+            }
+        }
+    }
+
+    // MARK: SealKeySource (the Opener's view: no error strings on the message path)
+
+    /// The key with id `id` when its state opens (pending, primary, decrypt-only) and its scope matches `topic`.
+    public func key(id: UInt32, topic: String) -> SealKey? {
+        guard let key = keysByID[id], key.state.opens, key.scope.matches(topic) else { return nil }
+        return key.sealKey
+    }
+
+    /// The active trusted signer with id `id` whose scope matches `topic`.
+    public func signer(id: UInt32, topic: String) -> VerifyingKey? {
+        guard let signer = signersByID[id], signer.state == .active, signer.scope.matches(topic) else { return nil }
+        return signer.verifyingKey
+    }
+}
+
+/// Sealers per (kid, sid), shared by successive snapshots of one watcher.
+final class KeyringSealerCache: Sendable {
+    private struct Slot: Hashable {
+        var kid: UInt32
+        var sid: UInt32
+    }
+
+    private let sealers = Mutex<[Slot: Sealer]>([:])
+
+    init() {}
+
+    func sealer(
+        kid: UInt32, sid: UInt32, make: () throws(KeyringError) -> Sealer
+    ) throws(KeyringError) -> Sealer {
+        let slot = Slot(kid: kid, sid: sid)
+        if let existing = sealers.withLock({ $0[slot] }) { return existing }
+        let made = try make()
+        return sealers.withLock { cache in
+            if let existing = cache[slot] { return existing }
+            cache[slot] = made
+            return made
+        }
+    }
+
+    /// Drops sealers whose key no longer seals or whose identity is gone (their secrets are released).
+    func retain(kids: Set<UInt32>, sids: Set<UInt32>) {
+        sealers.withLock { cache in
+            cache = cache.filter { slot, _ in
+                (slot.kid == 0 || kids.contains(slot.kid)) && (slot.sid == 0 || sids.contains(slot.sid))
+            }
+        }
     }
 }

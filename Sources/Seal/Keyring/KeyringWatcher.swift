@@ -7,7 +7,7 @@ import Synchronization
 /// in one atomic swap. A file that fails (corrupt, wrong credential, unsupported version, bad permissions, or a
 /// generation lower than the current one, i.e. a rollback) is reported through `onEvent` and ignored: the
 /// previous snapshot stays in use, and the same broken version is not reported again.
-public final class KeyringWatcher: Sendable {
+public final class KeyringWatcher: SealKeySource, Sendable {
     /// What a poll found.
     public enum Event: Sendable, Hashable {
         /// A new keyring version was validated and swapped in.
@@ -74,7 +74,7 @@ public final class KeyringWatcher: Sendable {
                             "keyring \(file.path) went back from generation \(generation) to "
                                 + "\(decoded.keyring.generation) (rollback?); keeping the current keyring"))
                 } else {
-                    let snapshot = KeyringSnapshot(decoded.keyring)
+                    let snapshot = KeyringSnapshot(decoded.keyring, sealers: state.withLock { $0.snapshot.sealers })
                     state.withLock {
                         $0.snapshot = snapshot
                         $0.lastSeen = seen
@@ -97,6 +97,18 @@ public final class KeyringWatcher: Sendable {
             onEvent(event)
             return event
         }
+    }
+
+    /// The key from the current snapshot (see ``KeyringSnapshot/key(id:topic:)``): an ``Opener`` built on the watcher
+    /// follows reloads.
+    public func key(id: UInt32, topic: String) -> SealKey? { current.key(id: id, topic: topic) }
+
+    /// The trusted signer from the current snapshot (see ``KeyringSnapshot/signer(id:topic:)``).
+    public func signer(id: UInt32, topic: String) -> VerifyingKey? { current.signer(id: id, topic: topic) }
+
+    /// A sealer for `topic` from the current snapshot (see ``KeyringSnapshot/sealer(for:sign:now:)``).
+    public func sealer(for topic: String, sign: Bool = false) throws(KeyringError) -> Sealer {
+        try current.sealer(for: topic, sign: sign)
     }
 
     /// Polls until the task is cancelled.
