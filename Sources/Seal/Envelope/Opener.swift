@@ -71,7 +71,7 @@ public final class Opener: Sendable {
         let header = try EnvelopeHeader(parsing: envelope)
         // A retained delivery must have been sealed for retain; a live delivery may be either.
         if retained && !header.retain { throw .rejected(.malformed) }
-        if let replayGuard { try replayGuard.checkFreshness(seq: header.seq, retained: retained) }
+        let now = try replayGuard?.checkFreshness(seq: header.seq, retained: retained) ?? 0
 
         let headerBytes = EnvelopeFormat.headerBytes
         let signatureBytes = header.mode.isSigned ? EnvelopeFormat.signatureBytes : 0
@@ -157,7 +157,7 @@ public final class Opener: Sendable {
 
         // Only authenticated messages touch the replay state.
         if let replayGuard, !retained {
-            try replayGuard.accept(kid: header.kid, sid: header.sid, seq: header.seq)
+            try replayGuard.accept(kid: header.kid, sid: header.sid, seq: header.seq, now: now)
         }
         return OpenedMessage(
             payload: payload, mode: header.mode, keyID: header.kid, senderID: header.sid, sequence: header.seq,

@@ -57,6 +57,24 @@ public final class ReplayGuard: Sendable {
         var floor: UInt64
         /// The largest accepted sequence number.
         var newest: UInt64 { recent.last ?? floor }
+
+        /// Records `seq`, or returns why it is rejected.
+        @inline(__always)
+        mutating func accept(_ seq: UInt64, window: Int) -> SealError.Reason? {
+            guard seq > floor else { return .outsideWindow }
+            if seq > newest || recent.isEmpty {
+                recent.append(seq)  // the usual case: in order
+            } else {
+                let index = ReplayGuard.lowerBound(recent, seq)
+                if index < recent.count && recent[index] == seq { return .replayed }
+                recent.insert(seq, at: index)
+            }
+            if recent.count >= 2 * window {
+                floor = recent[window - 1]
+                recent.removeFirst(window)
+            }
+            return nil
+        }
     }
 
     private struct State {
@@ -80,14 +98,15 @@ public final class ReplayGuard: Sendable {
     /// Number of (kid, sid) pairs currently tracked.
     public var trackedSenders: Int { state.withLock { $0.senders.count } }
 
-    /// Checks the timestamp of `seq` against the clock. Cheap; done before any cryptography.
+    /// Checks the timestamp of `seq` against the clock and returns the time used. Cheap; done before
+    /// any cryptography.
     @inline(__always)
-    func checkFreshness(seq: UInt64, retained: Bool) throws(SealError) {
+    func checkFreshness(seq: UInt64, retained: Bool) throws(SealError) -> UInt64 {
         let timestamp = seq >> 16
         let now = clock()
         if timestamp > now {
             guard timestamp - now <= policy.maxFutureSkewMilliseconds else { throw .rejected(.future) }
-            return
+            return now
         }
         let age = now - timestamp
         if retained {
@@ -95,32 +114,20 @@ public final class ReplayGuard: Sendable {
         } else if age > policy.maxAgeMilliseconds {
             throw .rejected(.stale)
         }
+        return now
     }
 
     /// Records an authenticated live message, or throws when it is a replay or below the window.
-    func accept(kid: UInt32, sid: UInt32, seq: UInt64) throws(SealError) {
+    /// `now` is the time of the freshness check.
+    func accept(kid: UInt32, sid: UInt32, seq: UInt64, now: UInt64) throws(SealError) {
         let pair = UInt64(kid) << 32 | UInt64(sid)
         let window = policy.window
         let maxSenders = policy.maxSenders
-        let staleBefore = clock() &- policy.maxAgeMilliseconds
+        let staleBefore = now >= policy.maxAgeMilliseconds ? now - policy.maxAgeMilliseconds : 0
         let failure: SealError.Reason? = state.withLock { state in
-            if var sender = state.senders[pair] {
-                state.senders[pair] = nil  // keep the stored value uniquely referenced while editing
-                defer { state.senders[pair] = sender }
-                guard seq > sender.floor else { return .outsideWindow }
-                // Usual case: in order, append.
-                if seq > sender.newest || sender.recent.isEmpty {
-                    sender.recent.append(seq)
-                } else {
-                    let index = Self.lowerBound(sender.recent, seq)
-                    if index < sender.recent.count && sender.recent[index] == seq { return .replayed }
-                    sender.recent.insert(seq, at: index)
-                }
-                if sender.recent.count >= 2 * window {
-                    sender.floor = sender.recent[window - 1]
-                    sender.recent.removeFirst(window)
-                }
-                return nil
+            if let index = state.senders.index(forKey: pair) {
+                // In place: no rehash, no copy of the window.
+                return state.senders.values[index].accept(seq, window: window)
             }
             guard seq > state.evictionFloor else { return .outsideWindow }
             if state.senders.count >= maxSenders {
@@ -146,7 +153,7 @@ public final class ReplayGuard: Sendable {
     }
 
     @inline(__always)
-    private static func lowerBound(_ sorted: [UInt64], _ value: UInt64) -> Int {
+    fileprivate static func lowerBound(_ sorted: [UInt64], _ value: UInt64) -> Int {
         var low = 0
         var high = sorted.count
         while low < high {
