@@ -32,7 +32,7 @@ private func decodeStream(
         chunks = [bytes[..<split], bytes[split...]]
     }
     for chunk in chunks {
-        buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeBufferPointer(rebasing: chunk)))
+        buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: chunk)))
         do {
             while let packet = try decoder.decode(buffer: &buffer) {
                 outcome.packets.append(packet)
