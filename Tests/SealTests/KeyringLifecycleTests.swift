@@ -283,3 +283,48 @@ import Foundation
         #expect(keyring.signers.isEmpty)
     }
 }
+
+@Suite struct KeyringVerifierBundleTests {
+    @Test func exportAndImportRoundTrip() throws {
+        var alice = Keyring()
+        let one = try alice.newSigningIdentity(scope: TopicScope(parsing: ["alice/#", "shared/+"]))
+        let two = try alice.newSigningIdentity()
+        let bundle = KeyringVerifiers.encode(alice.exportVerifiers())
+        let text = String(decoding: bundle, as: UTF8.self)
+        #expect(text.contains("mqtt-seal-verifiers") && text.contains(KeyringID.format(one)))
+        let decoded = try KeyringVerifiers.decode(bundle)
+        #expect(decoded.map(\.sid) == [one, two])
+        #expect(decoded == alice.exportVerifiers())
+        var bob = Keyring()
+        for signer in decoded { try bob.importSigner(signer) }
+        #expect(bob.signers.count == 2)
+    }
+
+    @Test func malformedBundlesAreRejected() throws {
+        var alice = Keyring()
+        let sid = try alice.newSigningIdentity()
+        let good = String(decoding: KeyringVerifiers.encode(alice.exportVerifiers()), as: UTF8.self)
+        let publicKey = KeyringCodec.base64(alice.exportVerifiers()[0].publicKey)
+        let badPoint = KeyringCodec.base64([UInt8](repeating: 0, count: 32))
+        let cases: [(String, KeyringError.Code)] = [
+            ("", .corrupt),
+            ("{", .corrupt),
+            (good.replacing("\"version\": 1", with: "\"version\": 2"), .unsupportedVersion),
+            (good.replacing("mqtt-seal-verifiers", with: "mqtt-seal-keyring"), .corrupt),
+            (good.replacing(publicKey, with: badPoint), .corrupt),
+            (good.replacing(KeyringID.format(sid), with: "00000000"), .corrupt),
+            (good.replacing(KeyringID.format(sid), with: "ABCDEF12"), .corrupt),
+            (good.replacing("\"topics\"", with: "\"topicz\""), .corrupt),
+            (good.replacing("[\"#\"]", with: "[\"a/#/b\"]"), .corrupt),
+        ]
+        for (text, code) in cases {
+            #expect(text != good || text.isEmpty)
+            #expect {
+                try KeyringVerifiers.decode(Array(text.utf8))
+            } throws: { error in
+                let error = error as! KeyringError
+                return error.code == code && !error.message.contains("\n")
+            }
+        }
+    }
+}

@@ -315,7 +315,7 @@ enum KeyringCodec {
         }
     }
 
-    private static func describe(_ error: DecodingError) -> String {
+    static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
             let text = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
             return text.isEmpty ? "top level" : text
@@ -621,5 +621,99 @@ enum JSON {
             }
         }
         out += "\""
+    }
+}
+
+// MARK: - Verifier bundles
+
+/// The exchange format for public verifying keys (`export-verifiers` / `import-signer`): JSON, versioned, no
+/// secrets. See Specs/keyring.md, "Verifier bundles".
+public enum KeyringVerifiers {
+    static let format = "mqtt-seal-verifiers"
+
+    /// Renders signers (typically ``Keyring/exportVerifiers()``) as a verifier bundle.
+    public static func encode(_ signers: [KeyringSigner]) -> [UInt8] {
+        let entries: [JSON] = signers.map { signer in
+            .object([
+                ("sid", .string(KeyringID.format(signer.sid))),
+                ("publicKey", .string(KeyringCodec.base64(signer.publicKey))),
+                ("topics", KeyringCodec.topics(signer.scope)),
+            ])
+        }
+        var out = ""
+        JSON.object([("format", .string(format)), ("version", .number(1)), ("signers", .array(entries))])
+            .write(to: &out, indent: 0)
+        return Array((out + "\n").utf8)
+    }
+
+    /// Parses and validates a verifier bundle: every public key must be a valid Ed25519 point, sids unique and
+    /// non-zero. The returned signers are `active`.
+    ///
+    /// - Throws: ``KeyringError``: `corrupt` for malformed content (the message says what), `unsupportedVersion`.
+    public static func decode(_ bytes: [UInt8]) throws(KeyringError) -> [KeyringSigner] {
+        let data = Data(bytes)
+        let header: HeaderDTO
+        do {
+            header = try JSONDecoder().decode(HeaderDTO.self, from: data)
+        } catch {
+            throw KeyringError(.corrupt, "verifier file is not valid verifier JSON")
+        }
+        guard header.format == format else {
+            throw KeyringError(.corrupt, "not a verifier file: format is not \"\(format)\"")
+        }
+        guard header.version == 1 else {
+            throw KeyringError(
+                .unsupportedVersion, "verifier format version \(header.version) is not supported (this build reads 1)")
+        }
+        let dto: VerifiersDTO
+        do {
+            dto = try JSONDecoder().decode(VerifiersDTO.self, from: data)
+        } catch let error as DecodingError {
+            throw KeyringError(.corrupt, "verifier file is malformed: \(KeyringCodec.describe(error))")
+        } catch {
+            throw KeyringError(.corrupt, "verifier file is malformed")
+        }
+        var signers: [KeyringSigner] = []
+        var seen = Set<UInt32>()
+        do throws(KeyringError) {
+            for entry in dto.signers {
+                let sid = try KeyringCodec.canonicalID(entry.sid)
+                guard seen.insert(sid).inserted else {
+                    throw KeyringError(.invalidArgument, "sid \(entry.sid) appears twice")
+                }
+                let publicKey = try KeyringCodec.decode64(entry.publicKey, "publicKey", count: 32)
+                signers.append(
+                    try KeyringSigner(sid: sid, publicKey: publicKey, scope: KeyringCodec.scope(entry.topics)))
+            }
+        } catch {
+            throw KeyringError(.corrupt, "verifier file is malformed: \(error.message)")
+        }
+        return signers
+    }
+}
+
+private struct VerifiersDTO: StrictDecodable {
+    enum Keys: String, CodingKey, CaseIterable { case format, version, signers }
+    var signers: [VerifierDTO]
+
+    init(from decoder: any Decoder) throws {
+        try Self.checkFields(decoder)
+        let c = try decoder.container(keyedBy: Keys.self)
+        signers = try c.decode([VerifierDTO].self, forKey: .signers)
+    }
+}
+
+private struct VerifierDTO: StrictDecodable {
+    enum Keys: String, CodingKey, CaseIterable { case sid, publicKey, topics }
+    var sid: String
+    var publicKey: String
+    var topics: [String]
+
+    init(from decoder: any Decoder) throws {
+        try Self.checkFields(decoder)
+        let c = try decoder.container(keyedBy: Keys.self)
+        sid = try c.decode(String.self, forKey: .sid)
+        publicKey = try c.decode(String.self, forKey: .publicKey)
+        topics = try c.decode([String].self, forKey: .topics)
     }
 }
