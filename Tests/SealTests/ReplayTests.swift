@@ -145,6 +145,29 @@ struct ReplayTests {
         _ = try opener.open(try newcomer.seal([1], topic: topic), topic: topic)
     }
 
+    @Test("eviction works in batches of an eighth; per-pair memory stays within 2 x window")
+    func batchEvictionAndMemory() throws {
+        let clock = TestClock()
+        let key = try SealKey.generate(id: 1)
+        let replayGuard = ReplayGuard(policy: ReplayPolicy(window: 16, maxSenders: 16), clock: clock.closure)
+        let opener = Opener(keys: KeySet(keys: [key]), replayGuard: replayGuard)
+        for sender in 1...16 {
+            let sealer = try Sealer(key: key, senderID: UInt32(sender), clock: clock.closure)
+            _ = try opener.open(try sealer.seal([1], topic: topic), topic: topic)
+            clock.advance(by: 1)
+        }
+        #expect(replayGuard.trackedSenders == 16)
+        let late = try Sealer(key: key, senderID: 17, clock: clock.closure)
+        _ = try opener.open(try late.seal([1], topic: topic), topic: topic)
+        #expect(replayGuard.trackedSenders == 15)  // 2 evicted (16 / 8), 1 added
+        // One busy sender: the remembered set never exceeds 2 x window.
+        for _ in 0..<500 {
+            _ = try opener.open(try late.seal([2], topic: topic), topic: topic)
+            #expect(replayGuard.rememberedCount(kid: 1, sid: 17) < 32)
+        }
+        #expect(replayGuard.rememberedCount(kid: 1, sid: 17) >= 16)
+    }
+
     @Test("senders whose newest message is stale are dropped first, without raising the floor")
     func staleSendersDropped() throws {
         let clock = TestClock()

@@ -10,15 +10,16 @@ public struct ReplayPolicy: Sendable, Hashable {
     /// Default 24 h.
     public var retainedMaxAgeMilliseconds: UInt64?
     /// How many accepted sequence numbers are remembered per (kid, sid): at least this many messages
-    /// may arrive out of order. Default 1024.
+    /// may arrive out of order. Default 256. Memory per pair is at most `2 * window * 8` bytes.
     public var window: Int
-    /// How many (kid, sid) pairs are tracked at most. Default 10,000.
+    /// How many (kid, sid) pairs are tracked at most. Default 10,000. With the default window the
+    /// replay state stays below about 41 MB in the worst case (`maxSenders * 2 * window * 8` bytes).
     public var maxSenders: Int
 
     /// Creates a policy; see each property for the defaults.
     public init(
         maxAgeMilliseconds: UInt64 = 60_000, maxFutureSkewMilliseconds: UInt64 = 10_000,
-        retainedMaxAgeMilliseconds: UInt64? = 86_400_000, window: Int = 1024, maxSenders: Int = 10_000
+        retainedMaxAgeMilliseconds: UInt64? = 86_400_000, window: Int = 256, maxSenders: Int = 10_000
     ) {
         self.maxAgeMilliseconds = maxAgeMilliseconds
         self.maxFutureSkewMilliseconds = maxFutureSkewMilliseconds
@@ -39,9 +40,9 @@ public struct ReplayPolicy: Sendable, Hashable {
 /// - Retained deliveries are only checked for age (``ReplayPolicy/retainedMaxAgeMilliseconds``): the
 ///   broker re-sends a retained message on every subscribe.
 /// - At most ``ReplayPolicy/maxSenders`` pairs are tracked. When full, pairs whose newest message is
-///   stale are dropped first (their messages can never be fresh again); otherwise the pair with the
-///   oldest newest message is evicted and a global floor is raised to its newest sequence number, so
-///   its old messages cannot be replayed as if from a new sender.
+///   stale are dropped first (their messages can never be fresh again); otherwise the eighth of the
+///   pairs with the oldest newest message is evicted and a global floor is raised to their newest
+///   sequence number, so their old messages cannot be replayed as if from a new sender.
 ///
 /// Safe for concurrent use. The guard is only updated after a message authenticated.
 public final class ReplayGuard: Sendable {
@@ -98,6 +99,11 @@ public final class ReplayGuard: Sendable {
     /// Number of (kid, sid) pairs currently tracked.
     public var trackedSenders: Int { state.withLock { $0.senders.count } }
 
+    /// How many sequence numbers are remembered for one pair (for tests of the memory bound).
+    func rememberedCount(kid: UInt32, sid: UInt32) -> Int {
+        state.withLock { $0.senders[UInt64(kid) << 32 | UInt64(sid)]?.recent.count ?? 0 }
+    }
+
     /// Checks the timestamp of `seq` against the clock and returns the time used. Cheap; done before
     /// any cryptography.
     @inline(__always)
@@ -146,10 +152,15 @@ public final class ReplayGuard: Sendable {
         // Senders whose newest message is stale can never be accepted again: forget them for free.
         state.senders = state.senders.filter { $0.value.newest >> 16 >= staleBefore }
         guard state.senders.count >= maxSenders else { return }
-        // Otherwise evict the pair that was quiet longest and raise the floor for new pairs.
-        guard let oldest = state.senders.min(by: { $0.value.newest < $1.value.newest }) else { return }
-        state.senders[oldest.key] = nil
-        state.evictionFloor = max(state.evictionFloor, oldest.value.newest)
+        // Otherwise evict the eighth of the pairs that were quiet longest (at least one), so this
+        // O(n log n) pass runs at most once per maxSenders / 8 new pairs, and raise the floor for new
+        // pairs to the newest sequence number among the evicted.
+        let evictCount = Swift.max(1, maxSenders / 8)
+        let oldest = state.senders.sorted { $0.value.newest < $1.value.newest }.prefix(evictCount)
+        for (pair, sender) in oldest {
+            state.senders[pair] = nil
+            state.evictionFloor = Swift.max(state.evictionFloor, sender.newest)
+        }
     }
 
     @inline(__always)
