@@ -159,7 +159,13 @@ public final class LocalBroker: @unchecked Sendable {
     var configFile: String { folder + "/mosquitto.conf" }
 
     private func launch() async throws {
-        let process = try ChildProcess.spawn(mosquitto, ["-c", configFile], outputFile: logFile)
+        // Line-buffer mosquitto's stdout so that the log file is current (crash tests read it).
+        let process: ChildProcess
+        if let stdbuf = try? findExecutable("stdbuf") {
+            process = try ChildProcess.spawn(stdbuf, ["-oL", mosquitto, "-c", configFile], outputFile: logFile)
+        } else {
+            process = try ChildProcess.spawn(mosquitto, ["-c", configFile], outputFile: logFile)
+        }
         lock.withLock { self.process = process }
         let ports = [plainPort, tlsPort, mtlsPort, mismatchedHostPort].compactMap { $0 }
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
