@@ -13,6 +13,8 @@ public struct TopicFilter: Sendable, Hashable, Comparable, CustomStringConvertib
     /// The filter text, exactly as given.
     public let string: String
     let levels: [Level]
+    /// Precomputed ``specificityRanks(_:)`` of `levels`.
+    let ranks: [UInt8]
 
     /// The longest filter or topic accepted, in UTF-8 bytes (the MQTT limit).
     public static let maximumLength = 65_535
@@ -51,6 +53,7 @@ public struct TopicFilter: Sendable, Hashable, Comparable, CustomStringConvertib
         }
         self.string = string
         self.levels = levels
+        self.ranks = Self.specificityRanks(levels)
     }
 
     /// Validates a concrete topic name (no wildcards, not empty, no NUL, at most 65535 bytes).
@@ -148,10 +151,8 @@ public struct TopicFilter: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// Whether this filter is more specific than `other` for a topic that both match.
     func isMoreSpecific(than other: TopicFilter) -> Bool {
-        let lhs = Self.specificityRanks(levels)
-        let rhs = Self.specificityRanks(other.levels)
-        for (left, right) in zip(lhs, rhs) where left != right { return left > right }
-        return lhs.count > rhs.count
+        for (left, right) in zip(ranks, other.ranks) where left != right { return left > right }
+        return ranks.count > other.ranks.count
     }
 
     /// The filter text.
@@ -217,7 +218,10 @@ public struct TopicScope: Sendable, Hashable, CustomStringConvertible {
     private init(uncheckedSorted filters: [TopicFilter]) { self.filters = filters }
 
     /// Whether any filter of the scope matches the topic.
-    public func matches(_ topic: String) -> Bool { bestMatch(topic) != nil }
+    public func matches(_ topic: String) -> Bool {
+        var topic = topic
+        return topic.withUTF8 { bytes in filters.contains { $0.matches(utf8: bytes) } }
+    }
 
     /// The most specific filter of the scope that matches the topic, if any.
     func bestMatch(_ topic: String) -> TopicFilter? {
