@@ -92,10 +92,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Generates Specs/vectors/envelope-v1.json deterministically (see Specs/envelope.md).
+        .executableTarget(
+            name: "envelope-vectors",
+            dependencies: ["Seal", "CSodium"],
+            swiftSettings: strict
+        ),
+
         // MARK: Tests (one target per module; broker tests start a real mosquitto)
         .testTarget(
             name: "SealTests",
-            dependencies: ["Seal", "CSodium", "COpenSSL"],
+            dependencies: ["Seal", "CSodium", "COpenSSL", "envelope-vectors"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,6 +1,8 @@
-// libFuzzer entry point: arbitrary bytes into `Opener.open`, for every suite and mode the keys allow.
-// Every input must be rejected with `SealError` code `.rejected` (or, by astronomically unlikely luck, open);
-// anything else — a crash, a trap, another error code — is a finding. Run with `Scripts/fuzz-envelope SECONDS`.
+// libFuzzer entry point: arbitrary bytes into `Opener.open`, for every suite and mode.
+// Every input must open or be rejected with `SealError` code `.rejected`; anything else — a crash, a trap,
+// a leak, another error code — is a finding. Run with `Scripts/fuzz-envelope SECONDS`, which seeds the
+// corpus with the envelopes of Specs/vectors/envelope-v1.json: the keys, topic and clock here are the
+// vectors' own, so mutations of valid envelopes reach the AEAD, MAC, signature and replay paths.
 import CFuzzer
 import Seal
 
@@ -10,31 +12,33 @@ import Glibc
 
 /// What every input is opened with. Static storage, so LeakSanitizer sees it as reachable at exit.
 enum Target {
-    /// Keys whose ids the fuzzer can hit: small ids, so the key-lookup paths past the header are reached.
+    /// The receiver keys of Specs/vectors/envelope-v1.json.
     static let keys: KeySet = {
-        let secret = [UInt8](repeating: 0x5A, count: 32)
-        let signer = try! SigningKey(id: 4, seed: [UInt8](repeating: 0x33, count: 32))
+        let signer = try! SigningKey(id: 0x0A0A, seed: Array(0xA0...0xBF))
         return KeySet(
             keys: [
-                try! SealKey(id: 1, suite: .xchacha20poly1305, bytes: secret),
-                try! SealKey(id: 2, suite: .aes256gcm, bytes: secret),
-                try! SealKey(id: 3, suite: .hmacSHA256, bytes: secret),
+                try! SealKey(id: 0x0101, suite: .xchacha20poly1305, bytes: Array(0x00...0x1F)),
+                try! SealKey(id: 0x0202, suite: .aes256gcm, bytes: Array(0x20...0x3F)),
+                try! SealKey(id: 0x0303, suite: .hmacSHA256, bytes: Array(0x40...0x5F)),
             ],
             signers: [signer.verifyingKey])
     }()
 
-    /// A fixed clock, so the freshness checks behave the same on every run.
-    static let opener = Opener(keys: keys, replayGuard: ReplayGuard(clock: { 1_800_000_000_000 }))
+    /// The vectors' receiver clock (one second after they were sealed).
+    static let opener = Opener(keys: keys, replayGuard: ReplayGuard(clock: { 1_767_225_601_000 }))
+
+    /// The vectors' topic.
+    static let topic = "plant/line-4/press-17/telemetry"
 }
 
-/// Feeds one input to the opener; the first byte chooses the topic, context and retained flag.
+/// Feeds one input to the opener. The retain bit of the first byte also selects a retained delivery, and
+/// an odd length adds an application context, so both binding paths are exercised.
 let fuzzOne: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt = { data, size in
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
-    let selector = bytes.first ?? 0
-    let topic = selector & 1 == 0 ? "a/b" : ""
-    let context: [UInt8]? = selector & 2 == 0 ? nil : [1, 2, 3]
+    let retained = (bytes.first ?? 0) & 0x08 != 0
+    let context: [UInt8]? = size % 2 == 1 ? [1, 2, 3] : nil
     do throws(SealError) {
-        _ = try Target.opener.open(Array(bytes), topic: topic, context: context, retained: selector & 4 != 0)
+        _ = try Target.opener.open(Array(bytes), topic: Target.topic, context: context, retained: retained)
     } catch {
         if error.code != SealError.Code.rejected {
             fatalError("unexpected error code \(error.code) for untrusted input: \(error)")
