@@ -59,6 +59,7 @@ final class ClientCore: @unchecked Sendable {
     var nextStreamID = 0
     var pausedStreams: Set<Int> = []
     var writabilityWaiters: [PublishPromise] = []
+    let submissions = PublishSubmissions()
     /// Statistics for tests: topic aliases assigned, PUBLISH packets sent with an alias only.
     var aliasesAssigned = 0
     var publishesSentByAlias = 0
@@ -200,6 +201,7 @@ final class ClientCore: @unchecked Sendable {
         }
         phase = .connected
         reconnectAttempt = 0
+        submissions.update(connected: true, blocked: !connection.channel.isWritable)
         logger.debug("connected", metadata: ["sessionPresent": "\(connack.sessionPresent)"])
 
         if !connack.sessionPresent {
@@ -278,6 +280,7 @@ final class ClientCore: @unchecked Sendable {
             failConnect(connection, error)
             return
         }
+        submissions.update(connected: false, blocked: false)
         guard phase == .connected else { return }
         logger.info("connection lost: \(error)")
         if configuration.reconnect.enabled {
@@ -306,7 +309,9 @@ final class ClientCore: @unchecked Sendable {
     }
 
     func writabilityChanged(connectionID: Int, isWritable: Bool) {
-        guard isWritable, let connection, connection.id == connectionID else { return }
+        guard let connection, connection.id == connectionID else { return }
+        submissions.update(blocked: !isWritable)
+        guard isWritable else { return }
         let waiters = writabilityWaiters
         writabilityWaiters.removeAll()
         for waiter in waiters { waiter.succeed(.success) }
@@ -533,7 +538,7 @@ final class ClientCore: @unchecked Sendable {
         connection.channel.writeAndFlush(buffer, promise: nil)
     }
 
-    private func sendPublish(_ publish: MQTTPublish, on connection: MQTTConnection, failing promise: PublishPromise) {
+    private func sendPublish(_ publish: MQTTPublish, on connection: MQTTConnection, failing promise: PublishPromise?) {
         var publish = publish
         if connection.version == .v5 && configuration.usesOutgoingTopicAliases && connection.brokerTopicAliasMaximum > 0
         {
@@ -552,7 +557,11 @@ final class ClientCore: @unchecked Sendable {
             try send(.publish(publish), on: connection)
         } catch {
             if let id = publish.packetIdentifier { inflight.removeValue(forKey: id) }
-            promise.fail(error)
+            if let promise {
+                promise.fail(error)
+            } else {
+                logger.debug("QoS 0 message to \(publish.topic) not sent: \(error)")
+            }
         }
     }
 
@@ -561,6 +570,30 @@ final class ClientCore: @unchecked Sendable {
             nextPacketID = nextPacketID == UInt16.max ? 1 : nextPacketID + 1
         } while inflight[nextPacketID] != nil || requests[nextPacketID] != nil
         return nextPacketID
+    }
+
+    /// Publishes everything the application handed over since the last drain.
+    func drainSubmissions() {
+        for (publish, promise) in submissions.take() {
+            if let promise {
+                self.publish(publish, promise: promise)
+            } else {
+                publishQoS0(publish)
+            }
+        }
+        if let connection, connection.established, !connection.channel.isWritable {
+            submissions.update(blocked: true)
+        } else {
+            submissions.update()
+        }
+    }
+
+    private func publishQoS0(_ publish: MQTTPublish) {
+        guard phase == .connected, let connection, connection.established, !connection.closing else {
+            logger.debug("QoS 0 message to \(publish.topic) dropped: not connected")
+            return
+        }
+        sendPublish(publish, on: connection, failing: nil)
     }
 
     func publish(_ publish: MQTTPublish, promise: PublishPromise) {
@@ -698,6 +731,8 @@ final class ClientCore: @unchecked Sendable {
         reconnectTask?.cancel()
         reconnectTask = nil
         let failure = error ?? .client(.clientShutDown, .unspecifiedError, "the client was shut down")
+        submissions.update(connected: false, blocked: false, closedError: failure)
+        drainSubmissions()
         let outgoing = inflight.values.sorted { $0.sequence < $1.sequence }
         inflight.removeAll()
         for entry in outgoing { entry.promise.fail(failure) }

@@ -111,8 +111,9 @@ public final class MQTTClient: Sendable, Service {
 
     /// Publishes a message.
     ///
-    /// QoS 0 returns once the packet is queued for the socket (waiting while the socket is not
-    /// writable). QoS 1 returns on PUBACK, QoS 2 on PUBCOMP; while the connection is down they wait
+    /// QoS 0 returns at once when the message is queued (it waits only while the socket is not
+    /// writable or more than a few thousand messages are queued); it is dropped if the
+    /// connection is lost before it is written. QoS 1 returns on PUBACK, QoS 2 on PUBCOMP; while the connection is down they wait
     /// for the reconnect and are sent then.
     ///
     /// The topic is validated and the packet size checked against the broker's Maximum Packet Size
@@ -136,8 +137,20 @@ public final class MQTTClient: Sendable, Service {
         }
         let publish = MQTTPublish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
         let core = self.core
+        if qos == .atMostOnce {
+            switch core.submissions.submitQoS0(publish) {
+            case .refused(let error):
+                throw error
+            case .queued(let scheduleDrain, let mustWait):
+                if scheduleDrain { core.loop.execute { core.drainSubmissions() } }
+                if mustWait { await core.submissions.waitForCapacity() }
+                return .success
+            }
+        }
         let promise = core.loop.makePromise(of: MQTTReasonCode.self)
-        core.loop.execute { core.publish(publish, promise: promise) }
+        if core.submissions.submit(publish, promise: promise) {
+            core.loop.execute { core.drainSubmissions() }
+        }
         return try await promise.futureResult.get()
     }
 
