@@ -162,7 +162,8 @@ public struct MQTTConnAck: Hashable, Sendable {
 public struct MQTTPublish: Hashable, Sendable {
     /// The topic name (no wildcards). May be empty only in MQTT 5 when a Topic Alias property is set.
     public var topic: String
-    /// The application payload.
+    /// The application payload. After decoding it is a slice of the received buffer (no copy); the
+    /// encoder writes its readable bytes.
     public var payload: ByteBuffer
     /// The QoS.
     public var qos: MQTTQoS

@@ -1,5 +1,6 @@
 import MQTT
 import NIOCore
+import NIOEmbedded
 import NIOTestUtils
 import Testing
 
@@ -296,4 +297,34 @@ func variableByteInteger(_ value: Int) -> [UInt8] {
         bytes.append(byte)
     } while remaining > 0
     return bytes
+}
+
+/// The decoder inside a real `ByteToMessageHandler` pipeline surfaces the typed error.
+@Suite struct CodecPipelineTests {
+    @Test func malformedInputSurfacesTypedErrorInPipeline() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(MQTTPacketDecoder(version: .v5)))
+        #expect(try channel.writeInbound(buffer([0xD0, 0x00])).isFull)
+        #expect(try channel.readInbound(as: MQTTPacket.self) == .pingresp)
+        do {
+            try channel.writeInbound(buffer([0xD1, 0x00]))
+            Issue.record("reserved flags were accepted")
+        } catch let error as MQTTError {
+            #expect(error.code == .malformedPacket)
+            #expect(error.reasonCode == .malformedPacket)
+        }
+        _ = try? channel.finish()
+    }
+
+    @Test func oversizeInputSurfacesPacketTooLargeInPipeline() throws {
+        let channel = EmbeddedChannel(
+            handler: ByteToMessageHandler(MQTTPacketDecoder(version: .v311, maxPacketSize: 1024)))
+        do {
+            try channel.writeInbound(buffer([0x30, 0x80, 0x10]))
+            Issue.record("a 2051-byte packet was accepted with a 1024-byte maximum")
+        } catch let error as MQTTError {
+            #expect(error.code == .packetTooLarge)
+            #expect(error.reasonCode == .packetTooLarge)
+        }
+        _ = try? channel.finish()
+    }
 }
