@@ -89,6 +89,7 @@ let package = Package(
                 "Seal", "MQTT", "SealedMQTT", "SealBench", "LocalBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

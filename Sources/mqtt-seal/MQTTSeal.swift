@@ -4,6 +4,9 @@ import ArgumentParser
 struct MQTTSeal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mqtt-seal",
-        abstract: "End-to-end payload protection for MQTT."
+        abstract: "End-to-end payload protection for MQTT.",
+        subcommands: [
+            DemoCommand.self
+        ]
     )
 }

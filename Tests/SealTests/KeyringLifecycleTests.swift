@@ -229,6 +229,24 @@ import Foundation
         } throws: { ($0 as! KeyringError).code == .unknownKey }
     }
 
+    @Test func ownIdentitiesVerifyOnlyOnTheirScope() throws {
+        var keyring = Keyring()
+        let sid = try keyring.newSigningIdentity(scope: try TopicScope(parsing: ["fleet/#"]))
+        let snapshot = KeyringSnapshot(keyring)
+        let identity = try #require(keyring.identity(sid))
+        #expect(snapshot.signer(id: sid, topic: "fleet/a")?.rawRepresentation == identity.publicKey)
+        #expect(snapshot.signer(id: sid, topic: "other/a") == nil)
+        #expect(snapshot.signer(id: sid &+ 1, topic: "fleet/a") == nil)
+        #expect(try snapshot.trustedSigner(sid: sid, topic: "fleet/a").publicKey == identity.publicKey)
+        // End to end: a message signed by the identity opens with the same keyring.
+        let kid = try keyring.addKey()
+        _ = try keyring.promote(kid)
+        let signing = KeyringSnapshot(keyring)
+        let envelope = try signing.sealer(for: "fleet/a", sign: true).seal([1, 2, 3], topic: "fleet/a")
+        let opened = try Opener(keys: signing).open(envelope, topic: "fleet/a")
+        #expect(opened.signer == sid && opened.payload == [1, 2, 3])
+    }
+
     @Test func signersAreTrustedOnlyOnTheirTopicsAndWhileActive() throws {
         var alice = Keyring()
         let sid = try alice.newSigningIdentity(scope: try TopicScope(parsing: ["alice/#"]))

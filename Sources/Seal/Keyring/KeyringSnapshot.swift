@@ -38,6 +38,13 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
         keysByID = keys
         var signers: [UInt32: KeyringSigner] = [:]
         for signer in keyring.signers { signers[signer.sid] = signer }
+        // The keyring's own signing identities verify too (on their scopes): a keyring shared by a group of
+        // hosts opens what any of them signed, without importing its own verifiers.
+        for identity in keyring.identities where signers[identity.sid] == nil {
+            signers[identity.sid] = KeyringSigner(
+                sid: identity.sid, verifyingKey: identity.signingKey.verifyingKey, scope: identity.scope, state: .active
+            )
+        }
         signersByID = signers
         primaries = keyring.keys.filter { $0.state == .primary }
     }
