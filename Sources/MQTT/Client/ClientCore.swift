@@ -497,8 +497,7 @@ final class ClientCore: @unchecked Sendable {
 
     private func deliver(_ message: MQTTMessage, on connection: MQTTConnection) {
         var delivered = false
-        for stream in streams.values
-        where stream.topicFilters.contains(where: { MQTTTopic.matches(name: message.topic, filter: $0) }) {
+        for stream in streams.values where stream.matches(message.topic) {
             delivered = true
             if stream.yield(message) {
                 pausedStreams.insert(stream.id)

@@ -76,6 +76,39 @@ public struct MQTTMessageStream: AsyncSequence, Sendable {
     }
 }
 
+/// A topic filter prepared for matching many topic names cheaply.
+enum TopicMatcher: Sendable {
+    /// A filter without wildcards: string equality.
+    case exact(String)
+    /// `#`: everything except `$` topics.
+    case all
+    /// Anything else.
+    case pattern(String)
+
+    init(filter: String) {
+        var body = Substring(filter)
+        if body.hasPrefix(MQTTTopic.sharedSubscriptionPrefix) {
+            body = body.dropFirst(MQTTTopic.sharedSubscriptionPrefix.count)
+            if let slash = body.firstIndex(of: "/") { body = body[body.index(after: slash)...] }
+        }
+        if body == "#" {
+            self = .all
+        } else if !body.utf8.contains(UInt8(ascii: "+")) && !body.utf8.contains(UInt8(ascii: "#")) {
+            self = .exact(String(body))
+        } else {
+            self = .pattern(filter)
+        }
+    }
+
+    func matches(_ topic: String) -> Bool {
+        switch self {
+        case .exact(let name): topic == name
+        case .all: topic.utf8.first != UInt8(ascii: "$")
+        case .pattern(let filter): MQTTTopic.matches(name: topic, filter: filter)
+        }
+    }
+}
+
 /// The shared buffer behind an ``MQTTMessageStream``. Producers call from the client's event loop.
 final class StreamBox: Sendable {
     private struct State {
@@ -87,6 +120,7 @@ final class StreamBox: Sendable {
 
     let id: Int
     let topicFilters: [String]
+    let matchers: [TopicMatcher]
     let capacity: Int
     private let state = NIOLockedValueBox(State())
     /// Called (outside the lock) when the consumer drained a paused stream to the low-water mark.
@@ -95,8 +129,15 @@ final class StreamBox: Sendable {
     init(id: Int, topicFilters: [String], capacity: Int, onResume: @escaping @Sendable (Int) -> Void) {
         self.id = id
         self.topicFilters = topicFilters
+        self.matchers = topicFilters.map(TopicMatcher.init(filter:))
         self.capacity = max(1, capacity)
         self.onResume = onResume
+    }
+
+    /// Whether a message on `topic` belongs to this stream.
+    func matches(_ topic: String) -> Bool {
+        for matcher in matchers where matcher.matches(topic) { return true }
+        return false
     }
 
     /// Adds a message. Returns `true` if the buffer is now full and reading should pause.
