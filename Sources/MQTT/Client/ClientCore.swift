@@ -50,6 +50,9 @@ final class ClientCore: @unchecked Sendable {
     var inflight: [UInt16: Outgoing] = [:]
     var sequence: UInt64 = 0
     var sendQuota = 65535
+    /// The broker's Maximum QoS and Retain Available (MQTT 5 CONNACK).
+    var brokerMaximumQoS = MQTTQoS.exactlyOnce
+    var brokerRetainAvailable = true
     var pendingPublishes = CircularBuffer<(MQTTPublish, PublishPromise)>()
     var incomingQoS2: Set<UInt16> = []
     var requests: [UInt16: Request] = [:]
@@ -190,6 +193,8 @@ final class ClientCore: @unchecked Sendable {
             connection.brokerMaximumPacketSize = size
         }
         connection.brokerTopicAliasMaximum = properties.topicAliasMaximum ?? 0
+        brokerMaximumQoS = properties.maximumQoS ?? .exactlyOnce
+        brokerRetainAvailable = properties.retainAvailable ?? true
         if let assigned = properties.assignedClientIdentifier { clientID = assigned }
         let keepAlive = Int64(properties.serverKeepAlive ?? configuration.keepAlive)
         if keepAlive > 0 {
@@ -592,6 +597,10 @@ final class ClientCore: @unchecked Sendable {
             logger.debug("QoS 0 message to \(publish.topic) dropped: not connected")
             return
         }
+        if publish.retain && !brokerRetainAvailable {
+            logger.debug("retained QoS 0 message to \(publish.topic) dropped: the broker has no retain")
+            return
+        }
         sendPublish(publish, on: connection, failing: nil)
     }
 
@@ -605,6 +614,16 @@ final class ClientCore: @unchecked Sendable {
             return
         case .connecting, .connected, .reconnecting:
             break
+        }
+        if publish.qos > brokerMaximumQoS {
+            promise.fail(
+                MQTTError(
+                    .invalidArgument, reasonCode: .qosNotSupported, "the broker's Maximum QoS is \(brokerMaximumQoS)"))
+            return
+        }
+        if publish.retain && !brokerRetainAvailable {
+            promise.fail(MQTTError(.invalidArgument, reasonCode: .retainNotSupported, "the broker has no retain"))
+            return
         }
         if publish.qos == .atMostOnce {
             guard let connection, connection.established, !connection.closing else {

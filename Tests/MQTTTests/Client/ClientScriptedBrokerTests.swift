@@ -429,4 +429,31 @@ struct ClientScriptedBrokerTests {
         }
         #expect(disconnect.reasonCode == .normalDisconnection)
     }
+
+    @Test func publishesAboveTheBrokersMaximumQoSOrRetainAreRefusedBeforeSending() async throws {
+        let broker = try await ScriptedBroker.start()
+        defer { Task { await broker.close() } }
+        let client = try client(port: broker.port)
+        var properties = MQTTProperties()
+        properties.maximumQoS = .atLeastOnce
+        properties.retainAvailable = false
+        let connection = try await connect(client, broker, connack: MQTTConnAck(properties: properties))
+        let qos2 = await #expect(throws: MQTTError.self) {
+            try await client.publish(to: "t", payload: payload("x"), qos: .exactlyOnce)
+        }
+        #expect(qos2?.reasonCode == .qosNotSupported)
+        let retained = await #expect(throws: MQTTError.self) {
+            try await client.publish(to: "t", payload: payload("x"), qos: .atLeastOnce, retain: true)
+        }
+        #expect(retained?.reasonCode == .retainNotSupported)
+        // Nothing was sent; an allowed publish goes through.
+        let allowed = Task { try await client.publish(to: "t", payload: payload("ok"), qos: .atLeastOnce) }
+        guard case .publish(let publish) = try await connection.nextPacket(), let id = publish.packetIdentifier else {
+            Issue.record("expected PUBLISH")
+            return
+        }
+        #expect(publish.payload == payload("ok"))
+        try await connection.send(.puback(MQTTPubAck(packetIdentifier: id)))
+        #expect(try await allowed.value == .success)
+    }
 }
