@@ -138,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MQTTSealCLITests",
-            dependencies: ["mqtt-seal", "LocalBroker"],
+            dependencies: ["mqtt-seal", "LocalBroker", "Seal"],
             swiftSettings: strict
         ),
 

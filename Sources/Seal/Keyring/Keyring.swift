@@ -41,6 +41,9 @@ public struct KeyringSigner: Sendable, Hashable {
     public let verifyingKey: VerifyingKey
     /// The topics on which this signer's signatures are accepted.
     public let scope: TopicScope
+    /// The name the signer's owner gave its identity (``KeyringIdentity/name``), if the verifier carried one.
+    /// Informational: trust decisions use the sid, never the name.
+    public let name: String?
     /// The signer's state.
     public internal(set) var state: SignerState
 
@@ -49,17 +52,21 @@ public struct KeyringSigner: Sendable, Hashable {
 
     /// A signer to import: validates the public key (`crypto_core_ed25519_is_valid_point`).
     ///
-    /// - Throws: ``KeyringError`` (`invalidArgument`) for a sid of 0 or an invalid public key.
-    public init(sid: UInt32, publicKey: [UInt8], scope: TopicScope = .all) throws(KeyringError) {
+    /// - Throws: ``KeyringError`` (`invalidArgument`) for a sid of 0, an invalid public key or an invalid name
+    ///   (see ``KeyringIdentity/validateName(_:)``).
+    public init(sid: UInt32, publicKey: [UInt8], scope: TopicScope = .all, name: String? = nil) throws(KeyringError) {
         guard sid != 0 else { throw KeyringError(.invalidArgument, "sid 00000000 is reserved") }
+        if let name { try KeyringIdentity.validateName(name) }
         self.init(
-            sid: sid, verifyingKey: try KeyringSodium.verifyingKey(sid: sid, publicKey), scope: scope, state: .active)
+            sid: sid, verifyingKey: try KeyringSodium.verifyingKey(sid: sid, publicKey), scope: scope, name: name,
+            state: .active)
     }
 
-    init(sid: UInt32, verifyingKey: VerifyingKey, scope: TopicScope, state: SignerState) {
+    init(sid: UInt32, verifyingKey: VerifyingKey, scope: TopicScope, name: String?, state: SignerState) {
         self.sid = sid
         self.verifyingKey = verifyingKey
         self.scope = scope
+        self.name = name
         self.state = state
     }
 }
@@ -69,6 +76,9 @@ public struct KeyringSigner: Sendable, Hashable {
 public struct KeyringIdentity: Sendable {
     /// The signer id this identity writes into signed envelopes.
     public let sid: UInt32
+    /// The identity's name, unique among the keyring's identities (`mqtt-seal keys new-signer NAME`,
+    /// `mqtt-seal seal --sign-as NAME`).
+    public let name: String
     /// The signing key (seed in wiped storage); its id is the sid.
     public let signingKey: SigningKey
     /// The topics this identity signs for (exported with the verifier).
@@ -79,6 +89,35 @@ public struct KeyringIdentity: Sendable {
     public var publicKey: [UInt8] { signingKey.verifyingKey.rawRepresentation }
 
     let createdSeconds: Int64
+
+    /// The longest name, in UTF-8 bytes.
+    public static let maximumNameLength = 64
+
+    /// Checks an identity (or signer) name: 1 to 64 characters from `A-Z a-z 0-9 . _ - @`, not starting with `-`.
+    ///
+    /// - Throws: ``KeyringError`` (`invalidArgument`) naming what is wrong.
+    public static func validateName(_ name: String) throws(KeyringError) {
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty, bytes.count <= maximumNameLength else {
+            throw KeyringError(
+                .invalidArgument, "name must be 1 to \(maximumNameLength) characters, got \(bytes.count)")
+        }
+        let allowed = { (byte: UInt8) -> Bool in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"),
+                UInt8(ascii: "@"):
+                return true
+            default:
+                return false
+            }
+        }
+        guard bytes.allSatisfy(allowed), bytes[0] != UInt8(ascii: "-") else {
+            throw KeyringError(
+                .invalidArgument,
+                "name \(TopicFilter.quoted(name)) may only use A-Z a-z 0-9 . _ - @ and must not start with -")
+        }
+    }
 }
 
 /// The in-memory keyring: keys with their lifecycle, trusted signers and own signing identities.
@@ -112,6 +151,9 @@ public struct Keyring: Sendable {
 
     /// The own identity with this sid, if any.
     public func identity(_ sid: UInt32) -> KeyringIdentity? { identities.first { $0.sid == sid } }
+
+    /// The own identity with this name, if any.
+    public func identity(named name: String) -> KeyringIdentity? { identities.first { $0.name == name } }
 
     /// The primary key of a scope, if the scope has one.
     public func primary(of scope: TopicScope) -> KeyringKey? {
@@ -250,13 +292,24 @@ public struct Keyring: Sendable {
 
     /// Creates a new own signing identity (a fresh Ed25519 key pair) and returns its sid.
     ///
-    /// - Throws: ``KeyringError`` (`io`) only if libsodium fails to derive the key pair.
+    /// - Parameters:
+    ///   - name: the identity's name, unique among the identities (default: `identity-<sid>`).
+    ///   - scope: the topics the identity signs for.
+    ///   - now: its creation time.
+    /// - Throws: ``KeyringError``: `invalidArgument` for an invalid name, `alreadyExists` for a name in use,
+    ///   `io` only if libsodium fails to derive the key pair.
     @discardableResult
     public mutating func newSigningIdentity(
-        scope: TopicScope = .all, now: Date = Date()
+        name: String? = nil, scope: TopicScope = .all, now: Date = Date()
     ) throws(KeyringError)
         -> UInt32
     {
+        if let name {
+            try KeyringIdentity.validateName(name)
+            guard identity(named: name) == nil else {
+                throw KeyringError(.alreadyExists, "a signing identity named \(name) already exists")
+            }
+        }
         let sid = freshID(excluding: usedSignerIDs)
         let key: SigningKey
         do {
@@ -265,14 +318,17 @@ public struct Keyring: Sendable {
             throw KeyringError(.io, "cannot create an Ed25519 key pair: \(error)")
         }
         identities.append(
-            KeyringIdentity(sid: sid, signingKey: key, scope: scope, createdSeconds: KeyringTime.seconds(now)))
+            KeyringIdentity(
+                sid: sid, name: name ?? "identity-\(KeyringID.format(sid))", signingKey: key, scope: scope,
+                createdSeconds: KeyringTime.seconds(now)))
         return sid
     }
 
     /// The verifiers of the own identities, to be imported by peers with ``importSigner(_:)``.
     public func exportVerifiers() -> [KeyringSigner] {
         identities.map {
-            KeyringSigner(sid: $0.sid, verifyingKey: $0.signingKey.verifyingKey, scope: $0.scope, state: .active)
+            KeyringSigner(
+                sid: $0.sid, verifyingKey: $0.signingKey.verifyingKey, scope: $0.scope, name: $0.name, state: .active)
         }
     }
 
@@ -291,7 +347,9 @@ public struct Keyring: Sendable {
                 .invalidArgument, "signer \(KeyringID.format(signer.sid)): key id does not match the sid")
         }
         signers.append(
-            KeyringSigner(sid: signer.sid, verifyingKey: signer.verifyingKey, scope: signer.scope, state: .active))
+            KeyringSigner(
+                sid: signer.sid, verifyingKey: signer.verifyingKey, scope: signer.scope, name: signer.name,
+                state: .active))
     }
 
     /// Moves a trusted signer to another state (`active` <-> `disabled`, either -> `revoked`).
@@ -348,7 +406,11 @@ public struct Keyring: Sendable {
                 throw KeyringError(.corrupt, "signer \(KeyringID.format(signer.sid)): key id does not match")
             }
         }
+        var names = Set<String>()
         for identity in identities {
+            guard names.insert(identity.name).inserted else {
+                throw KeyringError(.corrupt, "identity name \(identity.name) appears twice")
+            }
             guard identity.sid != 0, sids.insert(identity.sid).inserted else {
                 throw KeyringError(.corrupt, "identity id \(KeyringID.format(identity.sid)) is reserved or duplicated")
             }

@@ -69,7 +69,8 @@ enum KeyringCodec {
             }
             keyring.identities.append(
                 KeyringIdentity(
-                    sid: identity.sid, signingKey: signingKey, scope: identity.scope, createdSeconds: identity.created))
+                    sid: identity.sid, name: identity.name, signingKey: signingKey, scope: identity.scope,
+                    createdSeconds: identity.created))
         }
         try keyring.validate()
         return Decoded(keyring: keyring, kek: kek)
@@ -93,7 +94,7 @@ enum KeyringCodec {
         }
         for identity in keyring.identities {
             var entry = IdentityModel(
-                sid: identity.sid, publicKey: identity.publicKey, scope: identity.scope,
+                sid: identity.sid, name: identity.name, publicKey: identity.publicKey, scope: identity.scope,
                 created: identity.createdSeconds,
                 secret: [])
             let aad = aad(entry)
@@ -122,6 +123,7 @@ enum KeyringCodec {
 
     struct IdentityModel {
         var sid: UInt32
+        var name: String
         var publicKey: [UInt8]
         var scope: TopicScope
         var created: Int64
@@ -156,6 +158,14 @@ enum KeyringCodec {
             if let value {
                 u8(1)
                 i64(value)
+            } else {
+                u8(0)
+            }
+        }
+        mutating func optionalString(_ value: String?) {
+            if let value {
+                u8(1)
+                string(value)
             } else {
                 u8(0)
             }
@@ -197,6 +207,7 @@ enum KeyringCodec {
             out.data(signer.publicKey)
             out.string(signer.state.rawValue)
             out.scope(signer.scope)
+            out.optionalString(signer.name)
         }
         out.u32(UInt32(file.identities.count))
         for identity in file.identities {
@@ -223,6 +234,7 @@ enum KeyringCodec {
         var out = Canonical()
         out.string("identity")
         out.u32(identity.sid)
+        out.string(identity.name)
         out.data(identity.publicKey)
         out.i64(identity.created)
         out.scope(identity.scope)
@@ -255,14 +267,18 @@ enum KeyringCodec {
             return .object(fields)
         }
         let signers: [JSON] = file.signers.map { signer in
-            .object([
-                ("sid", .string(KeyringID.format(signer.sid))), ("publicKey", .string(base64(signer.publicKey))),
-                ("state", .string(signer.state.rawValue)), ("topics", topics(signer.scope)),
-            ])
+            var fields: [(String, JSON)] = [("sid", .string(KeyringID.format(signer.sid)))]
+            if let name = signer.name { fields.append(("name", .string(name))) }
+            fields += [
+                ("publicKey", .string(base64(signer.publicKey))), ("state", .string(signer.state.rawValue)),
+                ("topics", topics(signer.scope)),
+            ]
+            return .object(fields)
         }
         let identities: [JSON] = file.identities.map { identity in
             .object([
-                ("sid", .string(KeyringID.format(identity.sid))), ("publicKey", .string(base64(identity.publicKey))),
+                ("sid", .string(KeyringID.format(identity.sid))), ("name", .string(identity.name)),
+                ("publicKey", .string(base64(identity.publicKey))),
                 ("created", .string(KeyringTime.format(seconds: identity.created))), ("topics", topics(identity.scope)),
                 ("secret", .string(base64(identity.secret))),
             ])
@@ -371,18 +387,25 @@ enum KeyringCodec {
                     sid: sid,
                     verifyingKey: try KeyringSodium.verifyingKey(
                         sid: sid, try decode64(signer.publicKey, "publicKey", count: 32)),
-                    scope: try scope(signer.topics), state: try SignerState(parsing: signer.state)))
+                    scope: try scope(signer.topics), name: try signer.name.map(validName),
+                    state: try SignerState(parsing: signer.state)))
         }
         for identity in dto.identities {
             file.identities.append(
                 IdentityModel(
                     sid: try canonicalID(identity.sid),
+                    name: try validName(identity.name),
                     publicKey: try decode64(identity.publicKey, "publicKey", count: 32),
                     scope: try scope(identity.topics),
                     created: try KeyringTime.parseSeconds(identity.created),
                     secret: try decode64(identity.secret, "secret", count: nil)))
         }
         return file
+    }
+
+    static func validName(_ name: String) throws(KeyringError) -> String {
+        try KeyringIdentity.validateName(name)
+        return name
     }
 
     static func scope(_ topics: [String]) throws(KeyringError) -> TopicScope {
@@ -524,8 +547,9 @@ private struct KeyDTO: StrictDecodable {
 }
 
 private struct SignerDTO: StrictDecodable {
-    enum Keys: String, CodingKey, CaseIterable { case sid, publicKey, state, topics }
+    enum Keys: String, CodingKey, CaseIterable { case sid, name, publicKey, state, topics }
     var sid: String
+    var name: String?
     var publicKey: String
     var state: String
     var topics: [String]
@@ -534,6 +558,7 @@ private struct SignerDTO: StrictDecodable {
         try Self.checkFields(decoder)
         let c = try decoder.container(keyedBy: Keys.self)
         sid = try c.decode(String.self, forKey: .sid)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
         publicKey = try c.decode(String.self, forKey: .publicKey)
         state = try c.decode(String.self, forKey: .state)
         topics = try c.decode([String].self, forKey: .topics)
@@ -541,8 +566,9 @@ private struct SignerDTO: StrictDecodable {
 }
 
 private struct IdentityDTO: StrictDecodable {
-    enum Keys: String, CodingKey, CaseIterable { case sid, publicKey, created, topics, secret }
+    enum Keys: String, CodingKey, CaseIterable { case sid, name, publicKey, created, topics, secret }
     var sid: String
+    var name: String
     var publicKey: String
     var created: String
     var topics: [String]
@@ -552,6 +578,7 @@ private struct IdentityDTO: StrictDecodable {
         try Self.checkFields(decoder)
         let c = try decoder.container(keyedBy: Keys.self)
         sid = try c.decode(String.self, forKey: .sid)
+        name = try c.decode(String.self, forKey: .name)
         publicKey = try c.decode(String.self, forKey: .publicKey)
         created = try c.decode(String.self, forKey: .created)
         topics = try c.decode([String].self, forKey: .topics)
@@ -634,11 +661,13 @@ public enum KeyringVerifiers {
     /// Renders signers (typically ``Keyring/exportVerifiers()``) as a verifier bundle.
     public static func encode(_ signers: [KeyringSigner]) -> [UInt8] {
         let entries: [JSON] = signers.map { signer in
-            .object([
-                ("sid", .string(KeyringID.format(signer.sid))),
+            var fields: [(String, JSON)] = [("sid", .string(KeyringID.format(signer.sid)))]
+            if let name = signer.name { fields.append(("name", .string(name))) }
+            fields += [
                 ("publicKey", .string(KeyringCodec.base64(signer.publicKey))),
                 ("topics", KeyringCodec.topics(signer.scope)),
-            ])
+            ]
+            return .object(fields)
         }
         var out = ""
         JSON.object([("format", .string(format)), ("version", .number(1)), ("signers", .array(entries))])
@@ -683,7 +712,8 @@ public enum KeyringVerifiers {
                 }
                 let publicKey = try KeyringCodec.decode64(entry.publicKey, "publicKey", count: 32)
                 signers.append(
-                    try KeyringSigner(sid: sid, publicKey: publicKey, scope: KeyringCodec.scope(entry.topics)))
+                    try KeyringSigner(
+                        sid: sid, publicKey: publicKey, scope: KeyringCodec.scope(entry.topics), name: entry.name))
             }
         } catch {
             throw KeyringError(.corrupt, "verifier file is malformed: \(error.message)")
@@ -704,8 +734,9 @@ private struct VerifiersDTO: StrictDecodable {
 }
 
 private struct VerifierDTO: StrictDecodable {
-    enum Keys: String, CodingKey, CaseIterable { case sid, publicKey, topics }
+    enum Keys: String, CodingKey, CaseIterable { case sid, name, publicKey, topics }
     var sid: String
+    var name: String?
     var publicKey: String
     var topics: [String]
 
@@ -713,6 +744,7 @@ private struct VerifierDTO: StrictDecodable {
         try Self.checkFields(decoder)
         let c = try decoder.container(keyedBy: Keys.self)
         sid = try c.decode(String.self, forKey: .sid)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
         publicKey = try c.decode(String.self, forKey: .publicKey)
         topics = try c.decode([String].self, forKey: .topics)
     }

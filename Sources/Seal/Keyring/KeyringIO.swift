@@ -117,7 +117,25 @@ enum KeyringIO {
             }
             usleep(5_000)
         }
+        removeStaleTemporaries(of: path)
         return try body()
+    }
+
+    /// Removes `.<name>.tmp-*` files a writer killed mid-write left behind. Only called under the lock, when no
+    /// other writer of this keyring can be between creating and renaming its temporary file.
+    static func removeStaleTemporaries(of path: String) {
+        let directory = directoryName(path)
+        let prefix = "." + baseName(path) + ".tmp-"
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        var stale: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name.hasPrefix(prefix) { stale.append(name) }
+        }
+        for name in stale { unlink(directory + "/" + name) }
     }
 
     /// Replaces `path` atomically: a temporary file in the same directory (O_EXCL, 0600) is written, fsynced and

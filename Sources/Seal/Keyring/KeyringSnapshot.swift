@@ -42,8 +42,8 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
         // hosts opens what any of them signed, without importing its own verifiers.
         for identity in keyring.identities where signers[identity.sid] == nil {
             signers[identity.sid] = KeyringSigner(
-                sid: identity.sid, verifyingKey: identity.signingKey.verifyingKey, scope: identity.scope, state: .active
-            )
+                sid: identity.sid, verifyingKey: identity.signingKey.verifyingKey, scope: identity.scope,
+                name: identity.name, state: .active)
         }
         signersByID = signers
         primaries = keyring.keys.filter { $0.state == .primary }
@@ -155,6 +155,27 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
         return selected
     }
 
+    /// The own signing identity called `name`, which must sign for `topic`.
+    ///
+    /// - Throws: ``KeyringError``: `unknownKey` when no identity has the name (the message lists the names),
+    ///   `topicNotAllowed` when its scope does not match the topic.
+    public func signingIdentity(named name: String, for topic: String) throws(KeyringError) -> KeyringIdentity {
+        try TopicFilter.validateTopic(topic)
+        guard let identity = keyring.identity(named: name) else {
+            let names = keyring.identities.map(\.name)
+            throw KeyringError(
+                .unknownKey,
+                "no signing identity named \(name); "
+                    + (names.isEmpty
+                        ? "the keyring has none (keys new-signer NAME)" : "known: " + names.joined(separator: ", ")))
+        }
+        guard identity.scope.matches(topic) else {
+            throw KeyringError(
+                .topicNotAllowed, "identity \(name) does not sign for topic \(TopicFilter.quoted(topic))")
+        }
+        return identity
+    }
+
     // MARK: Sealers
 
     /// A sealer for `topic`: the primary key selected by ``primaryKey(for:now:)``, signing with the topic's own
@@ -163,12 +184,19 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
     /// Sealers are cached per key (and identity) and survive hot reloads, so sequence numbers keep increasing.
     /// - Throws: ``KeyringError``: the errors of ``primaryKey(for:now:)`` and ``signingIdentity(for:sid:)``;
     ///   `invalidArgument` when an HMAC key is combined with signing.
-    public func sealer(for topic: String, sign: Bool = false, now: Date = Date()) throws(KeyringError) -> Sealer {
+    /// - Parameters:
+    ///   - topic: the concrete PUBLISH topic.
+    ///   - sign: sign with the topic's own identity.
+    ///   - signAs: sign with the identity of this name instead (implies `sign`).
+    ///   - now: the current time (for `notAfter`).
+    public func sealer(
+        for topic: String, sign: Bool = false, signAs: String? = nil, now: Date = Date()
+    ) throws(KeyringError) -> Sealer {
         let key = try primaryKey(for: topic, now: now)
         guard let material = key.sealKey else {
             throw KeyringError(.keyUnusable, "primary key \(KeyringID.format(key.kid)) has no secret")
         }
-        let identity = sign ? try signingIdentity(for: topic) : nil
+        let identity = try identity(for: topic, sign: sign, signAs: signAs)
         return try sealers.sealer(kid: key.kid, sid: identity?.sid ?? 0) { () throws(KeyringError) -> Sealer in
             do {
                 return try Sealer(key: material, signingKey: identity?.signingKey)
@@ -181,8 +209,10 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
     /// A sign-only sealer (payload in clear, Ed25519 signature) with the topic's own identity.
     ///
     /// - Throws: ``KeyringError``: the errors of ``signingIdentity(for:sid:)``.
-    public func signingSealer(for topic: String) throws(KeyringError) -> Sealer {
-        let identity = try signingIdentity(for: topic)
+    public func signingSealer(for topic: String, signAs: String? = nil) throws(KeyringError) -> Sealer {
+        guard let identity = try identity(for: topic, sign: true, signAs: signAs) else {
+            throw KeyringError(.noPrimary, "no signing identity for \(TopicFilter.quoted(topic))")
+        }
         return try sealers.sealer(kid: 0, sid: identity.sid) { () throws(KeyringError) -> Sealer in
             do {
                 return try Sealer(signingKey: identity.signingKey)
@@ -190,6 +220,11 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
                 throw KeyringError(.invalidArgument, "cannot sign with \(KeyringID.format(identity.sid)): \(error)")
             }
         }
+    }
+
+    private func identity(for topic: String, sign: Bool, signAs: String?) throws(KeyringError) -> KeyringIdentity? {
+        if let signAs { return try signingIdentity(named: signAs, for: topic) }
+        return sign ? try signingIdentity(for: topic) : nil
     }
 
     // MARK: SealKeySource (the Opener's view: no error strings on the message path)

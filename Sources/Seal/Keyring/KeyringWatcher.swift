@@ -106,9 +106,9 @@ public final class KeyringWatcher: SealKeySource, Sendable {
     /// The trusted signer from the current snapshot (see ``KeyringSnapshot/signer(id:topic:)``).
     public func signer(id: UInt32, topic: String) -> VerifyingKey? { current.signer(id: id, topic: topic) }
 
-    /// A sealer for `topic` from the current snapshot (see ``KeyringSnapshot/sealer(for:sign:now:)``).
-    public func sealer(for topic: String, sign: Bool = false) throws(KeyringError) -> Sealer {
-        try current.sealer(for: topic, sign: sign)
+    /// A sealer for `topic` from the current snapshot (see ``KeyringSnapshot/sealer(for:sign:signAs:now:)``).
+    public func sealer(for topic: String, sign: Bool = false, signAs: String? = nil) throws(KeyringError) -> Sealer {
+        try current.sealer(for: topic, sign: sign, signAs: signAs)
     }
 
     /// Polls until the task is cancelled.

@@ -71,7 +71,7 @@ final class SealedDemo: Sendable {
         let (firstKey, signer) = try keyring { keyring throws(KeyringError) in
             let kid = try keyring.addKey(suite: .xchacha20poly1305)
             _ = try keyring.promote(kid)
-            return (kid, try keyring.newSigningIdentity())
+            return (kid, try keyring.newSigningIdentity(name: "demo-publisher"))
         }
         say(
             "keyring     \(keyringFile.path): key \(KeyringID.format(firstKey)) (xchacha20poly1305, primary), signer \(KeyringID.format(signer))"

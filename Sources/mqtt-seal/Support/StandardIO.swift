@@ -1,0 +1,65 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads standard input to the end, refusing more than `limit` bytes (exit 65) without buffering the excess.
+func readStandardInput(limit: Int, what: String) throws(CLIFailure) -> [UInt8] {
+    try readAll(fd: STDIN_FILENO, limit: limit, what: what, name: "standard input")
+}
+
+/// Reads a file, or standard input for `-`: missing file 66, unreadable 74, over `limit` 65.
+func readInput(_ path: String, limit: Int, what: String) throws(CLIFailure) -> [UInt8] {
+    if path == "-" { return try readStandardInput(limit: limit, what: what) }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+        let code = errno
+        if code == ENOENT { throw CLIFailure(.noInput, "\(what) \(path) does not exist") }
+        if code == EACCES { throw CLIFailure(.permission, "\(what) \(path): permission denied") }
+        throw CLIFailure(.ioError, "cannot open \(what) \(path): \(String(cString: strerror(code)))")
+    }
+    defer { close(fd) }
+    return try readAll(fd: fd, limit: limit, what: what, name: path)
+}
+
+private func readAll(fd: Int32, limit: Int, what: String, name: String) throws(CLIFailure) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count == 0 { return bytes }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw CLIFailure(.ioError, "cannot read \(name): \(String(cString: strerror(errno)))")
+        }
+        guard bytes.count + count <= limit else {
+            throw CLIFailure(.dataError, "\(what) on \(name) is larger than \(limit) bytes")
+        }
+        bytes.append(contentsOf: chunk[0..<count])
+    }
+}
+
+/// Writes all bytes to standard output (exit 74 when the reader went away or the disk is full).
+func writeStandardOutput(_ bytes: [UInt8]) throws(CLIFailure) {
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            throw CLIFailure(.ioError, "cannot write standard output: \(String(cString: strerror(errno)))")
+        }
+        offset += written
+    }
+}
+
+/// Replaces `path` atomically with `bytes` (temporary file and rename): never a half-written file.
+func writeNewFile(_ path: String, bytes: [UInt8]) throws(CLIFailure) {
+    do {
+        try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw CLIFailure(.ioError, "cannot write \(path): \(error.localizedDescription)")
+    }
+}
