@@ -98,7 +98,7 @@ struct OpenCommand: AsyncParsableCommand {
         try await runReportingFailures {
             let keyring = try options.load()
             let opener = Opener(keys: KeyringSnapshot(keyring))
-            let envelope = try readStandardInput(limit: 1 << 24, what: "envelope")
+            let envelope = try readStandardInput(limit: Sealer.maxPayloadBytes + 1024, what: "envelope")
             let message: OpenedMessage
             do throws(SealError) {
                 message = try opener.open(
@@ -114,7 +114,7 @@ struct OpenCommand: AsyncParsableCommand {
                 }
                 let seconds = Double(message.timestampMilliseconds) / 1000
                 printError(
-                    "opened: mode \(message.mode), key \(message.keyID == 0 ? "-" : KeyringID.format(message.keyID)), "
+                    "opened: mode \(message.mode), key \(message.mode == .sign ? "-" : KeyringID.format(message.keyID)), "
                         + "sender \(KeyringID.format(message.senderID)), \(sender ?? "unsigned"), "
                         + "sealed \(KeyringTime.format(Date(timeIntervalSince1970: seconds)))")
             }
