@@ -303,6 +303,16 @@ struct KeysCLITests {
         #expect(again.status == 64)
         #expect(again.err.contains("is already used in this keyring"))
 
+        // Signer states: disabled and back, then revoked for good.
+        #expect(try bob.keys(["disable-signer", sid]).out == "signer \(sid): active -> disabled\n")
+        #expect(try bob.load().signer(try KeyringID.parse(sid))?.state == .disabled)
+        #expect(try bob.keys(["enable-signer", sid]).out == "signer \(sid): disabled -> active\n")
+        #expect(try bob.keys(["revoke-signer", sid]).out == "signer \(sid): active -> revoked\n")
+        let final = try bob.keys(["enable-signer", sid])
+        #expect(final.status == 65)
+        #expect(final.err.hasPrefix("mqtt-seal: signer \(sid) is revoked and cannot become active"))
+        #expect(try bob.keys(["revoke-signer", "0badc0de"]).status == 65)
+
         // Bad bundles: missing file, damaged JSON, an invalid point.
         #expect(try bob.keys(["import-signer", bob.path("none.json")]).status == 66)
         let damaged = try bob.keys(["import-signer", "-"], stdin: Data("{\"format\":".utf8))
@@ -399,7 +409,8 @@ struct KeysCLITests {
         #expect(keys.status == 0)
         for name in [
             "init", "add", "promote", "retire", "disable", "enable", "destroy", "list", "rotate", "new-signer",
-            "export-verifiers", "import-signer", "change-passphrase",
+            "export-verifiers", "import-signer", "disable-signer", "enable-signer", "revoke-signer",
+            "change-passphrase",
         ] {
             #expect(keys.out.contains("  \(name)"), "keys --help lacks \(name)")
         }

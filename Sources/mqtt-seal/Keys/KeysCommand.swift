@@ -17,7 +17,8 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [
             KeysInit.self, KeysAdd.self, KeysPromote.self, KeysRetire.self, KeysDisable.self, KeysEnable.self,
             KeysDestroy.self, KeysList.self, KeysRotate.self, KeysNewSigner.self, KeysExportVerifiers.self,
-            KeysImportSigner.self, KeysChangePassphrase.self,
+            KeysImportSigner.self, KeysDisableSigner.self, KeysEnableSigner.self, KeysRevokeSigner.self,
+            KeysChangePassphrase.self,
         ]
     )
 }
@@ -361,6 +362,50 @@ struct KeysImportSigner: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// Moves a trusted signer to another state and prints the move.
+struct SignerStateRunner {
+    let options: KeyringOptions
+    let sid: String
+    let state: SignerState
+
+    func run() async throws {
+        try await runReportingFailures {
+            let sid = try KeyringArgument.id(sid)
+            let before = try options.update { keyring throws(KeyringError) -> SignerState? in
+                let before = keyring.signer(sid)?.state
+                try keyring.setSignerState(sid, to: state)
+                return before
+            }
+            print("signer \(KeyringID.format(sid)): \(before?.description ?? "?") -> \(state)")
+        }
+    }
+}
+
+struct KeysDisableSigner: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "disable-signer", abstract: "Stop trusting a signer for now (enable-signer undoes it).")
+    @OptionGroup var options: KeyringOptions
+    @Argument(help: "The signer id (8 hex digits).") var sid: String
+    func run() async throws { try await SignerStateRunner(options: options, sid: sid, state: .disabled).run() }
+}
+
+struct KeysEnableSigner: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enable-signer", abstract: "Trust a disabled signer again.")
+    @OptionGroup var options: KeyringOptions
+    @Argument(help: "The signer id (8 hex digits).") var sid: String
+    func run() async throws { try await SignerStateRunner(options: options, sid: sid, state: .active).run() }
+}
+
+struct KeysRevokeSigner: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revoke-signer",
+        abstract: "Revoke a signer for good (a compromised sender); its sid stays as a tombstone.")
+    @OptionGroup var options: KeyringOptions
+    @Argument(help: "The signer id (8 hex digits).") var sid: String
+    func run() async throws { try await SignerStateRunner(options: options, sid: sid, state: .revoked).run() }
 }
 
 // MARK: - change-passphrase
