@@ -6,7 +6,10 @@ struct MQTTSeal: AsyncParsableCommand {
         commandName: "mqtt-seal",
         abstract: "End-to-end payload protection for MQTT.",
         subcommands: [
-            DemoCommand.self
+            DemoCommand.self,
+            PubCommand.self,
+            SubCommand.self,
+            BenchMQTTCommand.self,
         ]
     )
 }
