@@ -223,6 +223,7 @@ struct MQTTThroughput: Sendable {
     private func makeClient(_ id: String) throws(CLIFailure) -> MQTTClient {
         var configuration = MQTTClientConfiguration(host: host, port: port, protocolVersion: plan.version, clientID: id)
         configuration.reconnect = .disabled
+        configuration.logger = BrokerOptions.logger(debug: false)
         configuration.connectTimeout = .seconds(10)
         configuration.inflightLimitForMQTT311 = plan.maxInflight
         do {

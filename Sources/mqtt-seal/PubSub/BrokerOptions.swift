@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MQTT
 
 /// The connection flags `pub` and `sub` share, spelled as `mosquitto_pub` / `mosquitto_sub` spell them.
@@ -93,6 +94,7 @@ struct BrokerOptions: ParsableArguments {
             host: host, port: portNumber ?? (tlsOn ? 8883 : 1883), protocolVersion: version, clientID: clientID,
             keepAlive: UInt16(keepAlive), username: username, password: password, tls: tls)
         configuration.reconnect = .disabled
+        configuration.logger = Self.logger(debug: debug)
         configuration.connectTimeout = .seconds(Int64(timeout))
         configuration.requestTimeout = .seconds(Int64(timeout))
         return Resolved(configuration: configuration)
@@ -105,7 +107,8 @@ struct BrokerOptions: ParsableArguments {
             client = try MQTTClient(configuration: resolved.configuration)
         } catch {
             // The files exist (checked in resolve), so their contents are wrong.
-            throw CLIFailure(.dataError, "cannot load the TLS files: \(Self.detail(error))")
+            let reason = Self.detail(error).replacingOccurrences(of: "cannot load TLS files: ", with: "")
+            throw CLIFailure(.dataError, "cannot load the TLS files (--cafile, --cert, --key): \(reason)")
         }
         do {
             try await client.connect()
@@ -119,6 +122,14 @@ struct BrokerOptions: ParsableArguments {
             printError("mqtt-seal \(role): connected to \(resolved.endpoint) (\(version)\(tls))")
         }
         return client
+    }
+
+    /// The client's log: silent (errors reach the user as one line), or info and above on stderr with `-d`.
+    static func logger(debug: Bool) -> Logger {
+        guard debug else { return Logger(label: "mqtt-seal", factory: { _ in SwiftLogNoOpLogHandler() }) }
+        var logger = Logger(label: "mqtt-seal", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = .info
+        return logger
     }
 
     // MARK: - Values
@@ -195,7 +206,13 @@ struct BrokerOptions: ParsableArguments {
         case .timeout:
             return CLIFailure(.ioError, "cannot connect to \(endpoint): no answer in time")
         default:
-            return CLIFailure(.ioError, "cannot connect to \(endpoint): \(detail(error))")
+            var reason = detail(error)
+            if reason.contains("Connection refused") {
+                reason = "connection refused"
+            } else if reason.hasPrefix("cannot connect to \(endpoint): ") {
+                reason.removeFirst("cannot connect to \(endpoint): ".count)
+            }
+            return CLIFailure(.ioError, "cannot connect to \(endpoint): \(reason)")
         }
     }
 

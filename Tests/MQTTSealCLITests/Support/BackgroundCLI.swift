@@ -16,8 +16,8 @@ final class BackgroundCLI: @unchecked Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let outFile = folder.appendingPathComponent("stdout")
         let errFile = folder.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outFile.path, contents: nil)
-        FileManager.default.createFile(atPath: errFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         process.executableURL = CLIRunner.executable
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice
