@@ -2,6 +2,12 @@ import Foundation
 import LocalBroker
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// `mqtt-seal pub` and `mqtt-seal sub` against a real mosquitto, and with mosquitto_pub / mosquitto_sub.
 @Suite("mqtt-seal pub and sub", .serialized)
 struct PubSubTests {
@@ -22,7 +28,8 @@ struct PubSubTests {
     @Test func mosquittoPubReachesOurSubAtQoS2() async throws {
         let broker = try await LocalBroker.start()
         defer { broker.stopNow() }
-        let sub = try await Self.startSub(Self.plain(broker) + ["-t", "interop/in", "-q", "2", "-C", "1", "-v", "-W", "20"])
+        let sub = try await Self.startSub(
+            Self.plain(broker) + ["-t", "interop/in", "-q", "2", "-C", "1", "-v", "-W", "20"])
         let published = try await broker.publishWithCLI(
             topic: "interop/in", message: "hello from mosquitto_pub", options: .init(qos: 2))
         #expect(published.exitStatus == 0, "\(published.output)")
@@ -37,7 +44,9 @@ struct PubSubTests {
         let mosquittoSub = try await broker.subscribeWithCLI(
             topic: "interop/out", count: 1, options: .init(protocolVersion: "mqttv5", qos: 2))
         let result = try CLIRunner.run(
-            ["pub"] + Self.plain(broker) + ["-V", version, "-t", "interop/out", "-q", "2", "-m", "hello from mqtt-seal"])
+            ["pub"] + Self.plain(broker) + [
+                "-V", version, "-t", "interop/out", "-q", "2", "-m", "hello from mqtt-seal",
+            ])
         #expect(result.status == 0, "stderr: \(result.err)")
         #expect(result.err.isEmpty)
         let received = await mosquittoSub.wait(timeout: .seconds(20))
@@ -90,7 +99,8 @@ struct PubSubTests {
         #expect(later.status == 0, "stderr: \(later.err)")
         #expect(later.out == "open\n")
         // -R skips the stale message, so nothing arrives: -W ends it with 75 and one line.
-        let skipping = try CLIRunner.run(["sub"] + Self.plain(broker) + ["-t", "state/door", "-R", "-C", "1", "-W", "1"])
+        let skipping = try CLIRunner.run(
+            ["sub"] + Self.plain(broker) + ["-t", "state/door", "-R", "-C", "1", "-W", "1"])
         #expect(skipping.status == 75)
         #expect(skipping.out.isEmpty)
         #expect(skipping.err == "mqtt-seal: sub: timed out after 1 s (-W)\n")
@@ -186,7 +196,10 @@ struct PubSubTests {
         (["pub", "-t", "a/#", "-m", "x"], "mqtt-seal: pub: invalid topic 'a/#'"),
         (["pub", "-t", "t", "-m", "x", "-p", "70000"], "mqtt-seal: -p must be a whole number from 1 to 65535"),
         (["pub", "-t", "t", "-m", "x", "--insecure"], "mqtt-seal: --insecure needs --cafile"),
-        (["pub", "-t", "t", "-m", "x", "--cafile", "/etc/hostname", "--cert", "/etc/hostname"], "mqtt-seal: --cert needs --key"),
+        (
+            ["pub", "-t", "t", "-m", "x", "--cafile", "/etc/hostname", "--cert", "/etc/hostname"],
+            "mqtt-seal: --cert needs --key"
+        ),
         (["sub", "-q", "1"], "mqtt-seal: sub: at least one -t TOPIC is required"),
         (["sub", "-t", "a/#/b"], "mqtt-seal: sub: invalid topic filter 'a/#/b'"),
         (["sub", "-t", "a", "-C", "0"], "mqtt-seal: -C must be a whole number from 1"),
@@ -221,6 +234,35 @@ struct PubSubTests {
             #expect(result.err.hasPrefix("mqtt-seal: cannot connect to 127.0.0.1:1"), "\(result.err)")
             #expect(result.err.split(separator: "\n").count == 1, "\(result.err)")
         }
+    }
+
+    @Test func silentBrokerEndsWithTheConnectTimeout() throws {
+        // A loopback listener that never answers: TCP connects (the kernel's backlog), CONNACK never comes.
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let started = ContinuousClock.now
+        let result = try CLIRunner.run(
+            ["pub", "-h", "127.0.0.1", "-p", "\(port)", "-t", "t", "-m", "x", "--connect-timeout", "1"],
+            timeout: .seconds(20))
+        #expect(result.status == 74, "stderr: \(result.err)")
+        #expect(result.err == "mqtt-seal: cannot connect to 127.0.0.1:\(port): no answer in time\n")
+        #expect(ContinuousClock.now - started < .seconds(15), "bounded by --connect-timeout, not a hang")
     }
 
     // MARK: - Help

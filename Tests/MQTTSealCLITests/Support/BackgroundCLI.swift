@@ -43,7 +43,8 @@ final class BackgroundCLI: @unchecked Sendable {
         while ContinuousClock.now < deadline {
             if err.contains(text) { return }
             if !process.isRunning {
-                Issue.record("mqtt-seal \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(err)")
+                Issue.record(
+                    "mqtt-seal \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(err)")
                 return
             }
             try await Task.sleep(for: .milliseconds(10))
