@@ -25,11 +25,12 @@ struct PubSubTests {
 
     // MARK: - Interoperability with mosquitto's own clients
 
-    @Test func mosquittoPubReachesOurSubAtQoS2() async throws {
+    @Test(arguments: ["mqttv311", "5"])
+    func mosquittoPubReachesOurSubAtQoS2(version: String) async throws {
         let broker = try await LocalBroker.start()
         defer { broker.stopNow() }
         let sub = try await Self.startSub(
-            Self.plain(broker) + ["-t", "interop/in", "-q", "2", "-C", "1", "-v", "-W", "20"])
+            Self.plain(broker) + ["-V", version, "-t", "interop/in", "-q", "2", "-C", "1", "-v", "-W", "20"])
         let published = try await broker.publishWithCLI(
             topic: "interop/in", message: "hello from mosquitto_pub", options: .init(qos: 2))
         #expect(published.exitStatus == 0, "\(published.output)")
@@ -181,6 +182,27 @@ struct PubSubTests {
             let badSub = try CLIRunner.run(["sub"] + Self.plain(broker) + base + credentials + ["-W", "5"])
             #expect(badSub.status == 77, "\(credentials): \(badSub.err)")
         }
+    }
+
+    @Test(arguments: ["311", "5"])
+    func deniedTopicsExit77(version: String) async throws {
+        // mosquitto's dynamic-security plugin refuses these in the SUBACK (0x87 in MQTT 5, 0x80 in 3.1.1)
+        // and, in MQTT 5, in the PUBACK.
+        let broker = try await LocalBroker.start(.init(anonymousDeniedTopics: ["denied/#"]))
+        defer { broker.stopNow() }
+        let sub = try CLIRunner.run(["sub"] + Self.plain(broker) + ["-V", version, "-t", "denied/x", "-W", "5"])
+        #expect(sub.status == 77, "stderr: \(sub.err)")
+        #expect(sub.err.hasPrefix("mqtt-seal: sub: subscribe to denied/x: the broker at "), "stderr: \(sub.err)")
+        #expect(sub.err.split(separator: "\n").count == 1, "stderr: \(sub.err)")
+        if version == "5" {
+            let pub = try CLIRunner.run(
+                ["pub"] + Self.plain(broker) + ["-V", "5", "-t", "denied/x", "-q", "1", "-m", "x"])
+            #expect(pub.status == 77, "stderr: \(pub.err)")
+            #expect(pub.err.hasSuffix("says not authorised\n"), "stderr: \(pub.err)")
+        }
+        let allowed = try CLIRunner.run(
+            ["pub"] + Self.plain(broker) + ["-V", version, "-t", "open/x", "-q", "1", "-m", "x"])
+        #expect(allowed.status == 0, "stderr: \(allowed.err)")
     }
 
     // MARK: - Errors without a broker

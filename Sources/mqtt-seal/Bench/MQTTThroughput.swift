@@ -114,7 +114,8 @@ struct MQTTThroughput: Sendable {
         do {
             stream = try await subscriber.subscribe(to: topic, qos: qos)
         } catch {
-            throw BrokerOptions.brokerFailure(error, doing: "bench-mqtt: subscribe", endpoint: endpoint)
+            throw BrokerOptions.brokerFailure(
+                error, doing: "bench-mqtt: subscribe", endpoint: endpoint, version: plan.version)
         }
 
         let progress = Progress()
@@ -197,7 +198,8 @@ struct MQTTThroughput: Sendable {
             }
         } catch {
             receiver.cancel()
-            throw BrokerOptions.brokerFailure(error, doing: "bench-mqtt: publish", endpoint: endpoint)
+            throw BrokerOptions.brokerFailure(
+                error, doing: "bench-mqtt: publish", endpoint: endpoint, version: plan.version)
         }
         let published = progress.nanosecondsSinceOrigin()
 

@@ -217,7 +217,9 @@ struct BrokerOptions: ParsableArguments {
     }
 
     /// Maps a failure after the connection was made (SUBACK, PUBACK, lost connection).
-    static func brokerFailure(_ error: any Error, doing action: String, endpoint: String) -> CLIFailure {
+    static func brokerFailure(
+        _ error: any Error, doing action: String, endpoint: String, version: MQTTProtocolVersion
+    ) -> CLIFailure {
         if let failure = error as? CLIFailure { return failure }
         guard let error = error as? MQTTError else {
             return CLIFailure(.ioError, "\(action): \(detail(error))")
@@ -226,6 +228,10 @@ struct BrokerOptions: ParsableArguments {
         case .subscriptionFailed, .publishFailed:
             if error.reasonCode == .notAuthorized {
                 return CLIFailure(.permission, "\(action): the broker at \(endpoint) says not authorised")
+            }
+            if error.code == .subscriptionFailed && version == .v311 {
+                // MQTT 3.1.1 has one SUBACK failure code (0x80) and no reason; brokers use it to deny access.
+                return CLIFailure(.permission, "\(action): the broker at \(endpoint) refused the subscription")
             }
             return CLIFailure(.ioError, "\(action): the broker at \(endpoint) refused: \(error.reasonCode)")
         case .invalidTopic:

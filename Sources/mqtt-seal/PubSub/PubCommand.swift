@@ -115,7 +115,9 @@ struct PubCommand: AsyncParsableCommand {
             }
         } catch {
             await client.disconnect()
-            throw BrokerOptions.brokerFailure(error, doing: "pub: publish to \(topic)", endpoint: resolved.endpoint)
+            throw BrokerOptions.brokerFailure(
+                error, doing: "pub: publish to \(topic)", endpoint: resolved.endpoint,
+                version: resolved.configuration.protocolVersion)
         }
         await client.disconnect()
         if broker.debug { printError("mqtt-seal pub: sent \(sent) message\(sent == 1 ? "" : "s") to \(topic)") }

@@ -82,7 +82,8 @@ struct SubCommand: AsyncParsableCommand {
         } catch {
             await client.disconnect()
             throw BrokerOptions.brokerFailure(
-                error, doing: "sub: subscribe to \(topic.joined(separator: ", "))", endpoint: resolved.endpoint)
+                error, doing: "sub: subscribe to \(topic.joined(separator: ", "))", endpoint: resolved.endpoint,
+                version: resolved.configuration.protocolVersion)
         }
         if broker.debug {
             let granted = zip(topic, stream.grantedReasonCodes).map { "\($0) (QoS \($1.rawValue))" }
@@ -121,7 +122,9 @@ struct SubCommand: AsyncParsableCommand {
             }
         } catch {
             await client.disconnect()
-            throw BrokerOptions.brokerFailure(error, doing: "sub", endpoint: resolved.endpoint)
+            throw BrokerOptions.brokerFailure(
+                error, doing: "sub", endpoint: resolved.endpoint,
+                version: resolved.configuration.protocolVersion)
         }
         await client.disconnect()
     }
