@@ -74,6 +74,22 @@ struct PubSubTests {
         #expect(sub.out == "lines/a one\nlines/a two\nlines/a \nlines/a three\nother/x four\n")
     }
 
+    @Test(arguments: ["1", "2"])
+    func pipelinedPubLinesKeepTheirOrder(qos: String) async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let count = 3000
+        let sub = try await Self.startSub(
+            Self.plain(broker) + ["-t", "ordered/t", "-q", qos, "-C", "\(count)", "-W", "60"])
+        let text = (1...count).map { "line \($0)\n" }.joined()
+        let pub = try CLIRunner.run(
+            ["pub"] + Self.plain(broker) + ["-t", "ordered/t", "-q", qos, "-l"], stdin: Data(text.utf8),
+            timeout: .seconds(60))
+        #expect(pub.status == 0, "stderr: \(pub.err)")
+        #expect(try await sub.wait(timeout: .seconds(60)) == 0, "stderr: \(sub.err)")
+        #expect(sub.out == text)
+    }
+
     @Test func pubFileAndNullMessageAndStdinFile() async throws {
         let broker = try await LocalBroker.start()
         defer { broker.stopNow() }

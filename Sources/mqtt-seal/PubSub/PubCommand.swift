@@ -10,8 +10,8 @@ struct PubCommand: AsyncParsableCommand {
         abstract: "Publish messages to an MQTT broker (flags as mosquitto_pub).",
         discussion: """
             Exactly one of -m, -f, -l, -s or -n says what to send. With -l every line of stdin is one message, \
-            sent as it is read (an empty line is an empty message, as in mosquitto_pub 2.0). QoS 1 and 2 \
-            messages are sent one after another, each acknowledged before the next. The default protocol is \
+            sent as it is read (an empty line is an empty message, as in mosquitto_pub 2.0); at QoS 1 and 2 \
+            the lines are pipelined in order and the command exits once all are acknowledged. The default protocol is \
             MQTT 3.1.1, as in mosquitto_pub; the port is 1883, or 8883 when --cafile or --tls-use-os-certs \
             turns TLS on. Help is --help only: -h is the host.
 
@@ -102,16 +102,38 @@ struct PubCommand: AsyncParsableCommand {
         let client = try await broker.connect(resolved, role: "pub")
         var sent = 0
         do {
-            let send = { (bytes: [UInt8]) async throws -> Void in
-                let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
-                try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
-                sent += 1
-            }
             switch source {
             case .message(let bytes):
-                try await send(bytes)
+                let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
+                try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                sent = 1
+            case .lines where qos == .atMostOnce:
+                try await StandardStreams.forEachLine(limit: limit) { bytes in
+                    let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
+                    try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                    sent += 1
+                }
             case .lines:
-                try await StandardStreams.forEachLine(limit: limit, send)
+                // QoS 1/2: pipelined, in line order (see SerialTaskExecutor), at most `window` unacknowledged.
+                let executor = SerialTaskExecutor()
+                let window = 256
+                let retain = retain
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    var running = 0
+                    try await StandardStreams.forEachLine(limit: limit) { bytes in
+                        if running >= window {
+                            try await group.next()
+                            running -= 1
+                        }
+                        let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
+                        group.addTask(executorPreference: executor) {
+                            _ = try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                        }
+                        running += 1
+                        sent += 1
+                    }
+                    try await group.waitForAll()
+                }
             }
         } catch {
             await client.disconnect()
