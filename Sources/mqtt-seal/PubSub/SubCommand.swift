@@ -75,6 +75,7 @@ struct SubCommand: AsyncParsableCommand {
         let resolved = try broker.resolve(role: "sub")
 
         let client = try await broker.connect(resolved, role: "sub")
+        let deadline = seconds.map { ContinuousClock.now + .seconds($0) }
         let stream: MQTTMessageStream
         do {
             stream = try await client.subscribe(
@@ -111,9 +112,9 @@ struct SubCommand: AsyncParsableCommand {
                     }
                     throw CLIFailure(.ioError, "sub: connection to \(resolved.endpoint) ended")
                 }
-                if let seconds {
+                if let seconds, let deadline {
                     group.addTask {
-                        try await Task.sleep(for: .seconds(seconds))
+                        try await Task.sleep(until: deadline, clock: .continuous)
                         throw CLIFailure(.timedOut, "sub: timed out after \(seconds) s (-W)")
                     }
                 }
