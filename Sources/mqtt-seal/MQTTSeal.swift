@@ -6,7 +6,8 @@ struct MQTTSeal: AsyncParsableCommand {
         commandName: "mqtt-seal",
         abstract: "End-to-end payload protection for MQTT.",
         subcommands: [
-            KeysCommand.self, SealCommand.self, OpenCommand.self, DemoCommand.self,
+            KeysCommand.self, SealCommand.self, OpenCommand.self, PubCommand.self, SubCommand.self, DemoCommand.self,
+            BenchMQTTCommand.self,
         ]
     )
 }

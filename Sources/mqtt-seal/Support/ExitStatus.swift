@@ -18,8 +18,10 @@ enum ExitStatus: Int32, Sendable {
     case dataError = 65
     /// A file that must exist does not.
     case noInput = 66
-    /// Reading or writing failed, or a peer (broker) failed.
+    /// Reading or writing failed, or a peer (broker) failed: unreachable, TLS handshake refused, connection lost.
     case ioError = 74
+    /// A bounded wait ran out: `sub -W SECONDS` ended before `-C COUNT` messages arrived (`EX_TEMPFAIL`).
+    case timedOut = 75
     /// Permission denied: file mode, wrong passphrase, or a broker refusing the credentials.
     case permission = 77
 }

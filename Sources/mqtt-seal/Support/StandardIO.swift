@@ -6,9 +6,13 @@ import Glibc
 import Darwin
 #endif
 
-/// Reads standard input to the end, refusing more than `limit` bytes (exit 65) without buffering the excess.
+/// Reads standard input to the end, refusing more than `limit` bytes (exit 65).
 func readStandardInput(limit: Int, what: String) throws(CLIFailure) -> [UInt8] {
-    try readAll(fd: STDIN_FILENO, limit: limit, what: what, name: "standard input")
+    do {
+        return try StandardStreams.readAll(limit: limit)
+    } catch {
+        throw CLIFailure(error.status, "\(what): \(error.message)")
+    }
 }
 
 /// Reads a file, or standard input for `-`: missing file 66, unreadable 74, over `limit` 65.
@@ -22,10 +26,6 @@ func readInput(_ path: String, limit: Int, what: String) throws(CLIFailure) -> [
         throw CLIFailure(.ioError, "cannot open \(what) \(path): \(String(cString: strerror(code)))")
     }
     defer { close(fd) }
-    return try readAll(fd: fd, limit: limit, what: what, name: path)
-}
-
-private func readAll(fd: Int32, limit: Int, what: String, name: String) throws(CLIFailure) -> [UInt8] {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     while true {
@@ -33,10 +33,10 @@ private func readAll(fd: Int32, limit: Int, what: String, name: String) throws(C
         if count == 0 { return bytes }
         if count < 0 {
             if errno == EINTR { continue }
-            throw CLIFailure(.ioError, "cannot read \(name): \(String(cString: strerror(errno)))")
+            throw CLIFailure(.ioError, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
         guard bytes.count + count <= limit else {
-            throw CLIFailure(.dataError, "\(what) on \(name) is larger than \(limit) bytes")
+            throw CLIFailure(.dataError, "\(what) \(path) is larger than \(limit) bytes")
         }
         bytes.append(contentsOf: chunk[0..<count])
     }
@@ -44,14 +44,14 @@ private func readAll(fd: Int32, limit: Int, what: String, name: String) throws(C
 
 /// Writes all bytes to standard output (exit 74 when the reader went away or the disk is full).
 func writeStandardOutput(_ bytes: [UInt8]) throws(CLIFailure) {
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-        if written < 0 {
-            if errno == EINTR { continue }
-            throw CLIFailure(.ioError, "cannot write standard output: \(String(cString: strerror(errno)))")
+    do throws(StandardStreams.WriteFailure) {
+        try StandardStreams.writeOut(bytes)
+    } catch {
+        switch error {
+        case .closed: throw CLIFailure(.ioError, "standard output was closed")
+        case .failed(let code):
+            throw CLIFailure(.ioError, "cannot write standard output: \(String(cString: strerror(code)))")
         }
-        offset += written
     }
 }
 

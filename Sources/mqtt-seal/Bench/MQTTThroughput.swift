@@ -1,0 +1,242 @@
+import Foundation
+import MQTT
+import NIOCore
+import Synchronization
+
+/// One throughput run: a publisher and a subscriber client, `count` messages of `size` bytes at one QoS.
+struct MQTTThroughput: Sendable {
+    /// What `bench-mqtt` measures.
+    struct Plan: Sendable {
+        var version: MQTTProtocolVersion
+        var qosLevels: [MQTTQoS]
+        var sizes: [Int]
+        var count: Int
+        var timeLimit: Duration
+        var maxInflight: Int
+        var maxQueued: Int
+    }
+
+    /// The figures of one run.
+    struct Result: Sendable {
+        var qos: MQTTQoS
+        var size: Int
+        var version: MQTTProtocolVersion
+        var requested: Int
+        var sent: Int
+        var received: Int
+        var unique: Int
+        var duplicates: Int
+        var publishSeconds: Double
+        var receiveSeconds: Double
+        var stoppedByTimeLimit: Bool
+
+        var lost: Int { sent - unique }
+        var publishRate: Double { publishSeconds > 0 ? Double(sent) / publishSeconds : 0 }
+        var receiveRate: Double { receiveSeconds > 0 ? Double(received) / receiveSeconds : 0 }
+        var megabytesPerSecond: Double { receiveRate * Double(size) / 1_000_000 }
+
+        func report() {
+            let version = version == .v5 ? "5" : "3.1.1"
+            let limited = stoppedByTimeLimit ? " (stopped by --time-limit)" : ""
+            let lossPercent = sent > 0 ? Double(lost) * 100 / Double(sent) : 0
+            print("run         QoS \(qos.rawValue), \(size) B payload, \(requested) messages, MQTT \(version)")
+            print(
+                "  published \(sent) in \(fixed(publishSeconds, 3)) s: \(fixed(publishRate, 0)) msg/s\(limited)")
+            print(
+                "  received  \(received) in \(fixed(receiveSeconds, 3)) s: \(fixed(receiveRate, 0)) msg/s, "
+                    + "\(fixed(megabytesPerSecond, 2)) MB/s")
+            print("  lost      \(lost) (\(fixed(lossPercent, 3)) %), duplicates \(duplicates)")
+            print(
+                "result qos=\(qos.rawValue) size=\(size) protocol=\(version) sent=\(sent) received=\(received) "
+                    + "lost=\(lost) duplicates=\(duplicates) seconds=\(fixed(receiveSeconds, 3)) "
+                    + "msg_per_s=\(fixed(receiveRate, 0)) mb_per_s=\(fixed(megabytesPerSecond, 2)) "
+                    + "publish_msg_per_s=\(fixed(publishRate, 0))")
+        }
+    }
+
+    let host: String
+    let port: Int
+    let plan: Plan
+    let qos: MQTTQoS
+    let size: Int
+
+    /// Counters the receiver updates and the publisher side watches.
+    final class Progress: Sendable {
+        let received = Atomic<Int>(0)
+        /// Nanoseconds since `origin` of the last arrival.
+        let lastArrival = Atomic<Int64>(0)
+        let origin = ContinuousClock.now
+
+        func nanosecondsSinceOrigin() -> Int64 {
+            let elapsed = ContinuousClock.now - origin
+            return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        }
+    }
+
+    /// What the receiver saw.
+    struct Tally: Sendable {
+        var received = 0
+        var unique = 0
+        var duplicates = 0
+    }
+
+    func run() async throws(CLIFailure) -> Result {
+        let tag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let topic = "bench/\(tag)/q\(qos.rawValue)/\(size)"
+        let endpoint = "\(host):\(port)"
+        let subscriber = try makeClient("mqtt-seal-bench-sub-\(tag)")
+        let publisher = try makeClient("mqtt-seal-bench-pub-\(tag)")
+        do {
+            try await subscriber.connect()
+            try await publisher.connect()
+        } catch {
+            await subscriber.disconnect()
+            await publisher.disconnect()
+            throw BrokerOptions.connectFailure(error, endpoint: endpoint)
+        }
+        let result: Result
+        do {
+            result = try await measure(subscriber: subscriber, publisher: publisher, topic: topic, endpoint: endpoint)
+        } catch {
+            await subscriber.disconnect()
+            await publisher.disconnect()
+            throw error
+        }
+        await subscriber.disconnect()
+        await publisher.disconnect()
+        return result
+    }
+
+    private func measure(
+        subscriber: MQTTClient, publisher: MQTTClient, topic: String, endpoint: String
+    ) async throws(CLIFailure) -> Result {
+        let stream: MQTTMessageStream
+        do {
+            stream = try await subscriber.subscribe(to: topic, qos: qos)
+        } catch {
+            throw BrokerOptions.brokerFailure(
+                error, doing: "bench-mqtt: subscribe", endpoint: endpoint, version: plan.version)
+        }
+
+        let progress = Progress()
+        let count = plan.count
+        let receiver = Task { () -> Tally in
+            var tally = Tally()
+            var seen = [UInt64](repeating: 0, count: (count + 63) / 64)
+            do {
+                for try await message in stream {
+                    tally.received += 1
+                    if let sequence = message.payload.getInteger(at: message.payload.readerIndex, as: UInt64.self),
+                        let index = Int(exactly: sequence), index < count
+                    {
+                        let bit = UInt64(1) << UInt64(index % 64)
+                        if seen[index / 64] & bit != 0 {
+                            tally.duplicates += 1
+                        } else {
+                            seen[index / 64] |= bit
+                            tally.unique += 1
+                        }
+                    } else if size < 8 {
+                        tally.unique += 1
+                    }
+                    progress.received.store(tally.received, ordering: .relaxed)
+                    progress.lastArrival.store(progress.nanosecondsSinceOrigin(), ordering: .relaxed)
+                }
+            } catch {
+                // Cancelled (the run is over) or the connection ended: report what arrived.
+            }
+            return tally
+        }
+
+        // Publish.
+        let start = progress.nanosecondsSinceOrigin()
+        let deadline = ContinuousClock.now + plan.timeLimit
+        var sent = 0
+        var stoppedByTimeLimit = false
+        let filler = [UInt8](repeating: UInt8(ascii: "x"), count: max(0, size - 8))
+        let allocator = ByteBufferAllocator()
+        func payload(_ sequence: Int) -> ByteBuffer {
+            var buffer = allocator.buffer(capacity: size)
+            if size >= 8 {
+                buffer.writeInteger(UInt64(sequence))
+                buffer.writeBytes(filler)
+            } else {
+                buffer.writeRepeatingByte(UInt8(ascii: "x"), count: size)
+            }
+            return buffer
+        }
+        do {
+            if qos == .atMostOnce {
+                while sent < count {
+                    if sent & 1023 == 0 && ContinuousClock.now >= deadline {
+                        stoppedByTimeLimit = true
+                        break
+                    }
+                    try await publisher.publish(to: topic, payload: payload(sent), qos: qos)
+                    sent += 1
+                }
+            } else {
+                let window = max(1, plan.maxInflight * 2)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    var running = 0
+                    while sent < count {
+                        if ContinuousClock.now >= deadline {
+                            stoppedByTimeLimit = true
+                            break
+                        }
+                        if running >= window {
+                            try await group.next()
+                            running -= 1
+                        }
+                        let message = payload(sent)
+                        group.addTask { _ = try await publisher.publish(to: topic, payload: message, qos: qos) }
+                        running += 1
+                        sent += 1
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        } catch {
+            receiver.cancel()
+            throw BrokerOptions.brokerFailure(
+                error, doing: "bench-mqtt: publish", endpoint: endpoint, version: plan.version)
+        }
+        let published = progress.nanosecondsSinceOrigin()
+
+        // Wait (bounded) for the rest: until everything arrived or nothing arrived for a while.
+        let idleLimit: Int64 = 3_000_000_000
+        while progress.received.load(ordering: .relaxed) < sent {
+            let now = progress.nanosecondsSinceOrigin()
+            let last = max(progress.lastArrival.load(ordering: .relaxed), published)
+            if now - last > idleLimit { break }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        receiver.cancel()
+        let tally = await receiver.value
+        let lastArrival = progress.lastArrival.load(ordering: .relaxed)
+        return Result(
+            qos: qos, size: size, version: plan.version, requested: count, sent: sent, received: tally.received,
+            unique: size < 8 ? min(tally.unique, sent) : tally.unique, duplicates: tally.duplicates,
+            publishSeconds: Double(published - start) / 1e9,
+            receiveSeconds: tally.received > 0 ? Double(lastArrival - start) / 1e9 : 0,
+            stoppedByTimeLimit: stoppedByTimeLimit)
+    }
+
+    private func makeClient(_ id: String) throws(CLIFailure) -> MQTTClient {
+        var configuration = MQTTClientConfiguration(host: host, port: port, protocolVersion: plan.version, clientID: id)
+        configuration.reconnect = .disabled
+        configuration.logger = BrokerOptions.logger(debug: false)
+        configuration.connectTimeout = .seconds(10)
+        configuration.inflightLimitForMQTT311 = plan.maxInflight
+        do {
+            return try MQTTClient(configuration: configuration)
+        } catch {
+            throw CLIFailure(.ioError, "bench-mqtt: \(BrokerOptions.detail(error))")
+        }
+    }
+}
+
+/// `value` with `digits` decimals.
+func fixed(_ value: Double, _ digits: Int) -> String {
+    String(format: "%.\(digits)f", value)
+}

@@ -1,0 +1,247 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MQTT
+
+/// The connection flags `pub` and `sub` share, spelled as `mosquitto_pub` / `mosquitto_sub` spell them.
+///
+/// Values are taken as text and checked in ``resolve(role:)`` so that every bad value ends in one line
+/// `mqtt-seal: ...` on stderr and exit 64, instead of ArgumentParser's multi-line usage text.
+struct BrokerOptions: ParsableArguments {
+    @Option(name: [.customShort("h"), .long], help: "The broker host.")
+    var host: String = "localhost"
+
+    @Option(
+        name: [.customShort("p"), .long],
+        help: "The broker port (default 1883, or 8883 with TLS, as mosquitto_pub does).")
+    var port: String?
+
+    @Option(name: [.customShort("i"), .long], help: "The client id (default: mqtt-seal-<command>-<random>).")
+    var id: String?
+
+    @Option(name: [.customShort("u"), .long], help: "The user name.")
+    var username: String?
+
+    @Option(name: [.customShort("P"), .customLong("pw")], help: "The password.")
+    var password: String?
+
+    @Option(name: [.customShort("k"), .long], help: "Keepalive in seconds (0-65535; 0 disables it).")
+    var keepalive: String = "60"
+
+    @Option(
+        name: [.customShort("V"), .customLong("protocol-version")],
+        help: "The MQTT version: mqttv311 (or 311) or mqttv5 (or 5).")
+    var protocolVersion: String = "mqttv311"
+
+    @Option(help: "PEM file with the CA certificates to trust; turns TLS on.")
+    var cafile: String?
+
+    @Flag(help: "Turn TLS on and trust the system's default CA certificates.")
+    var tlsUseOsCerts = false
+
+    @Option(help: "PEM file with the client certificate (mutual TLS; needs --key).")
+    var cert: String?
+
+    @Option(help: "PEM file with the client's private key (needs --cert).")
+    var key: String?
+
+    @Flag(help: "INSECURE: do not check that the server certificate names the host (the chain is still checked).")
+    var insecure = false
+
+    @Option(help: "Seconds to wait for TCP, TLS and CONNACK before giving up with exit 74 (1-600).")
+    var connectTimeout: String = "10"
+
+    @Flag(name: [.customShort("d"), .long], help: "Print connection and subscription events on stderr.")
+    var debug = false
+
+    /// The broker endpoint as resolved (for messages).
+    struct Resolved: Sendable {
+        var configuration: MQTTClientConfiguration
+        var endpoint: String { "\(configuration.host):\(configuration.port)" }
+    }
+
+    /// Checks every value and builds the client configuration. Reconnection is off: a lost connection
+    /// ends the command (exit 74).
+    func resolve(role: String) throws(CLIFailure) -> Resolved {
+        let version = try Self.protocolVersion(protocolVersion)
+        let tlsOn = cafile != nil || tlsUseOsCerts
+        if cert != nil && key == nil { throw CLIFailure(.usage, "--cert needs --key") }
+        if key != nil && cert == nil { throw CLIFailure(.usage, "--key needs --cert") }
+        if !tlsOn && (cert != nil || insecure) {
+            throw CLIFailure(.usage, "\(cert != nil ? "--cert" : "--insecure") needs --cafile or --tls-use-os-certs")
+        }
+        if password != nil && username == nil && version == .v311 {
+            throw CLIFailure(.usage, "-P needs -u with MQTT 3.1.1")
+        }
+        let portNumber = try port.map { text throws(CLIFailure) in
+            try Self.integer(text, flag: "-p", in: 1...65_535)
+        }
+        let keepAlive = try Self.integer(keepalive, flag: "-k", in: 0...65_535)
+        let timeout = try Self.integer(connectTimeout, flag: "--connect-timeout", in: 1...600)
+        if host.isEmpty { throw CLIFailure(.usage, "-h needs a host name") }
+        for (flag, file) in [("--cafile", cafile), ("--cert", cert), ("--key", key)] {
+            if let file { try Self.checkReadable(file, flag: flag) }
+        }
+
+        var tls: MQTTTLSOptions?
+        if tlsOn {
+            var options = MQTTTLSOptions(caFile: cafile, certificateFile: cert, privateKeyFile: key)
+            options.verifiesHostname = !insecure
+            tls = options
+        }
+        let clientID = id ?? "mqtt-seal-\(role)-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        var configuration = MQTTClientConfiguration(
+            host: host, port: portNumber ?? (tlsOn ? 8883 : 1883), protocolVersion: version, clientID: clientID,
+            keepAlive: UInt16(keepAlive), username: username, password: password, tls: tls)
+        configuration.reconnect = .disabled
+        configuration.logger = Self.logger(debug: debug)
+        configuration.connectTimeout = .seconds(Int64(timeout))
+        configuration.requestTimeout = .seconds(Int64(timeout))
+        return Resolved(configuration: configuration)
+    }
+
+    /// Creates the client and connects; every failure becomes a one-line ``CLIFailure``.
+    func connect(_ resolved: Resolved, role: String) async throws(CLIFailure) -> MQTTClient {
+        let client: MQTTClient
+        do {
+            client = try MQTTClient(configuration: resolved.configuration)
+        } catch {
+            // The files exist (checked in resolve), so their contents are wrong.
+            let reason = Self.detail(error).replacingOccurrences(of: "cannot load TLS files: ", with: "")
+            throw CLIFailure(.dataError, "cannot load the TLS files (--cafile, --cert, --key): \(reason)")
+        }
+        do {
+            try await client.connect()
+        } catch {
+            await client.disconnect()
+            throw Self.connectFailure(error, endpoint: resolved.endpoint)
+        }
+        if debug {
+            let version = resolved.configuration.protocolVersion == .v5 ? "MQTT 5" : "MQTT 3.1.1"
+            let tls = resolved.configuration.tls == nil ? "" : " over TLS"
+            printError("mqtt-seal \(role): connected to \(resolved.endpoint) (\(version)\(tls))")
+        }
+        return client
+    }
+
+    /// The client's log: silent (errors reach the user as one line), or info and above on stderr with `-d`.
+    static func logger(debug: Bool) -> Logger {
+        guard debug else { return Logger(label: "mqtt-seal", factory: { _ in SwiftLogNoOpLogHandler() }) }
+        var logger = Logger(label: "mqtt-seal", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = .info
+        return logger
+    }
+
+    // MARK: - Values
+
+    /// `-V`: mosquitto's names (`mqttv311`, `mqttv5`) and the short ones (`311`, `5`).
+    static func protocolVersion(_ text: String) throws(CLIFailure) -> MQTTProtocolVersion {
+        switch text.lowercased() {
+        case "mqttv311", "311", "v311", "3.1.1": return .v311
+        case "mqttv5", "mqttv50", "5", "50", "v5", "5.0": return .v5
+        case "mqttv31", "31", "3.1":
+            throw CLIFailure(.usage, "-V mqttv31 is not supported: use mqttv311 (311) or mqttv5 (5)")
+        default:
+            throw CLIFailure(.usage, "-V must be mqttv311 (311) or mqttv5 (5), not '\(text)'")
+        }
+    }
+
+    /// `-q`: 0, 1 or 2.
+    static func qos(_ text: String, flag: String = "-q") throws(CLIFailure) -> MQTTQoS {
+        switch text {
+        case "0": return .atMostOnce
+        case "1": return .atLeastOnce
+        case "2": return .exactlyOnce
+        default: throw CLIFailure(.usage, "\(flag) must be 0, 1 or 2, not '\(text)'")
+        }
+    }
+
+    /// A whole number in `range`.
+    static func integer(_ text: String, flag: String, in range: ClosedRange<Int>) throws(CLIFailure) -> Int {
+        guard let value = Int(text), range.contains(value) else {
+            throw CLIFailure(
+                .usage, "\(flag) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return value
+    }
+
+    /// Exit 66 when a file named on the command line does not exist or cannot be read.
+    static func checkReadable(_ path: String, flag: String) throws(CLIFailure) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CLIFailure(.noInput, "\(flag) \(path): no such file")
+        }
+        if isDirectory.boolValue { throw CLIFailure(.noInput, "\(flag) \(path): is a directory") }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw CLIFailure(.noInput, "\(flag) \(path): not readable")
+        }
+    }
+
+    // MARK: - Errors
+
+    /// The diagnostic part of an error, on one line.
+    static func detail(_ error: any Error) -> String {
+        var text = "\(error)"
+        if let mqtt = error as? MQTTError {
+            // "MQTTError.code (reason code x): reason" -> "reason"
+            let prefix = "MQTTError.\(mqtt.code) (reason code \(mqtt.reasonCode)): "
+            if text.hasPrefix(prefix) { text = String(text.dropFirst(prefix.count)) }
+        }
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
+    /// Maps a failed connect: refused credentials are 77, everything else (unreachable, TLS, timeout) 74.
+    static func connectFailure(_ error: any Error, endpoint: String) -> CLIFailure {
+        guard let error = error as? MQTTError else {
+            return CLIFailure(.ioError, "cannot connect to \(endpoint): \(detail(error))")
+        }
+        switch error.code {
+        case .connectionRefused:
+            if [.badUserNameOrPassword, .notAuthorized, .banned, .badAuthenticationMethod].contains(error.reasonCode) {
+                return CLIFailure(.permission, "the broker at \(endpoint) refused the connection: \(error.reasonCode)")
+            }
+            return CLIFailure(.ioError, "the broker at \(endpoint) refused the connection: \(error.reasonCode)")
+        case .tlsFailure:
+            return CLIFailure(.ioError, "TLS with \(endpoint) failed: \(detail(error))")
+        case .timeout:
+            return CLIFailure(.ioError, "cannot connect to \(endpoint): no answer in time")
+        default:
+            var reason = detail(error)
+            if reason.contains("Connection refused") {
+                reason = "connection refused"
+            } else if reason.hasPrefix("cannot connect to \(endpoint): ") {
+                reason.removeFirst("cannot connect to \(endpoint): ".count)
+            }
+            return CLIFailure(.ioError, "cannot connect to \(endpoint): \(reason)")
+        }
+    }
+
+    /// Maps a failure after the connection was made (SUBACK, PUBACK, lost connection).
+    static func brokerFailure(
+        _ error: any Error, doing action: String, endpoint: String, version: MQTTProtocolVersion
+    ) -> CLIFailure {
+        if let failure = error as? CLIFailure { return failure }
+        guard let error = error as? MQTTError else {
+            return CLIFailure(.ioError, "\(action): \(detail(error))")
+        }
+        switch error.code {
+        case .subscriptionFailed, .publishFailed:
+            if error.reasonCode == .notAuthorized {
+                return CLIFailure(.permission, "\(action): the broker at \(endpoint) says not authorised")
+            }
+            if error.code == .subscriptionFailed && version == .v311 {
+                // MQTT 3.1.1 has one SUBACK failure code (0x80) and no reason; brokers use it to deny access.
+                return CLIFailure(.permission, "\(action): the broker at \(endpoint) refused the subscription")
+            }
+            return CLIFailure(.ioError, "\(action): the broker at \(endpoint) refused: \(error.reasonCode)")
+        case .invalidTopic:
+            return CLIFailure(.usage, "\(action): \(detail(error))")
+        case .packetTooLarge:
+            return CLIFailure(.dataError, "\(action): the message is larger than the broker accepts")
+        case .invalidArgument:
+            return CLIFailure(.usage, "\(action): \(detail(error))")
+        default:
+            return CLIFailure(.ioError, "\(action): connection to \(endpoint) lost: \(detail(error))")
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import MQTT
+import NIOCore
+
+/// `mqtt-seal pub`: publishes like `mosquitto_pub` (plaintext; sealing is a later ``PayloadStep``).
+struct PubCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pub",
+        abstract: "Publish messages to an MQTT broker (flags as mosquitto_pub).",
+        discussion: """
+            Exactly one of -m, -f, -l, -s or -n says what to send. With -l every line of stdin is one message, \
+            sent as it is read (an empty line is an empty message, as in mosquitto_pub 2.0); at QoS 1 and 2 \
+            the lines are pipelined in order and the command exits once all are acknowledged. The default protocol is \
+            MQTT 3.1.1, as in mosquitto_pub; the port is 1883, or 8883 when --cafile or --tls-use-os-certs \
+            turns TLS on. Help is --help only: -h is the host.
+
+            Exit codes: 0 sent; 64 usage (bad or conflicting flags, invalid topic); 65 the input is too large \
+            or a TLS file is malformed; 66 the -f, --cafile, --cert or --key file is missing or unreadable; \
+            74 the broker is unreachable, TLS failed or the connection was lost; 77 the broker refused the \
+            credentials or the publish (not authorised).
+            """,
+        helpNames: [.long]
+    )
+
+    @OptionGroup var broker: BrokerOptions
+
+    @Option(name: [.customShort("t"), .long], help: "The topic to publish to (no wildcards).")
+    var topic: String?
+
+    @Option(name: [.customShort("m"), .long], help: "Send this text as one message.")
+    var message: String?
+
+    @Option(name: [.customShort("f"), .long], help: "Send the contents of this file as one message.")
+    var file: String?
+
+    @Flag(name: [.customShort("l"), .customLong("stdin-line")], help: "Send each line of stdin as one message.")
+    var stdinLine = false
+
+    @Flag(name: [.customShort("s"), .customLong("stdin-file")], help: "Send all of stdin as one message.")
+    var stdinFile = false
+
+    @Flag(name: [.customShort("n"), .customLong("null-message")], help: "Send one empty (zero-length) message.")
+    var nullMessage = false
+
+    @Option(name: [.customShort("q"), .long], help: "The QoS: 0, 1 or 2.")
+    var qos: String = "0"
+
+    @Flag(name: [.customShort("r"), .long], help: "Ask the broker to retain the message.")
+    var retain = false
+
+    /// What to send.
+    enum Source {
+        case message([UInt8])
+        case lines
+    }
+
+    func run() async throws {
+        try await runReportingFailures {
+            try await publish(step: PlaintextStep())
+        }
+    }
+
+    /// Checks the flags, reads the input, connects and publishes through `step`.
+    func publish(step: some PayloadStep) async throws {
+        let chosen = [
+            ("-m", message != nil), ("-f", file != nil), ("-l", stdinLine), ("-s", stdinFile), ("-n", nullMessage),
+        ].filter(\.1).map(\.0)
+        if chosen.count > 1 {
+            throw CLIFailure(.usage, "pub: use only one of \(chosen.joined(separator: ", "))")
+        }
+        if chosen.isEmpty { throw CLIFailure(.usage, "pub: say what to send with -m, -f, -l, -s or -n") }
+        guard let topic else { throw CLIFailure(.usage, "pub: -t TOPIC is required") }
+        do {
+            try MQTTTopic.validateName(topic)
+        } catch {
+            throw CLIFailure(.usage, "pub: invalid topic '\(topic)': \(BrokerOptions.detail(error))")
+        }
+        let qos = try BrokerOptions.qos(qos)
+        let resolved = try broker.resolve(role: "pub")
+        let limit = resolved.configuration.maximumPacketSize
+
+        // Read files and stdin before connecting, so that a missing file never touches the broker.
+        let source: Source
+        if let message {
+            source = .message(Array(message.utf8))
+        } else if let file {
+            try BrokerOptions.checkReadable(file, flag: "-f")
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw CLIFailure(.noInput, "-f \(file): cannot read it")
+            }
+            if data.count > limit { throw CLIFailure(.dataError, "-f \(file): larger than \(limit) bytes") }
+            source = .message(Array(data))
+        } else if stdinFile {
+            source = .message(try StandardStreams.readAll(limit: limit))
+        } else if nullMessage {
+            source = .message([])
+        } else {
+            source = .lines
+        }
+
+        let client = try await broker.connect(resolved, role: "pub")
+        var sent = 0
+        do {
+            switch source {
+            case .message(let bytes):
+                let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
+                try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                sent = 1
+            case .lines where qos == .atMostOnce:
+                try await StandardStreams.forEachLine(limit: limit) { bytes in
+                    let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
+                    try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                    sent += 1
+                }
+            case .lines:
+                // QoS 1/2: pipelined, in line order (see SerialTaskExecutor), at most `window` unacknowledged.
+                let executor = SerialTaskExecutor()
+                let window = 256
+                let retain = retain
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    var running = 0
+                    try await StandardStreams.forEachLine(limit: limit) { bytes in
+                        if running >= window {
+                            try await group.next()
+                            running -= 1
+                        }
+                        let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
+                        group.addTask(executorPreference: executor) {
+                            _ = try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                        }
+                        running += 1
+                        sent += 1
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        } catch {
+            await client.disconnect()
+            throw BrokerOptions.brokerFailure(
+                error, doing: "pub: publish to \(topic)", endpoint: resolved.endpoint,
+                version: resolved.configuration.protocolVersion)
+        }
+        await client.disconnect()
+        if broker.debug { printError("mqtt-seal pub: sent \(sent) message\(sent == 1 ? "" : "s") to \(topic)") }
+    }
+}
