@@ -71,16 +71,28 @@ struct SealedRejectionTests {
         }
     }
 
-    @Test func tamperedEnvelopeIsRejectedAsAuthenticationFailure() async throws {
+    @Test func tamperedCiphertextAndSignatureAreRejected() async throws {
         let scene = try await Scene.make()
+        // Encrypt + sign (the scene's keyring has a signing identity): header 17, nonce 8, ciphertext, tag 16,
+        // signature 64. A flipped ciphertext bit fails the AEAD (checked first), a flipped signature bit the
+        // signature.
+        let expectedLength: Int = 17 + 8 + 9 + 16 + 64  // "genuine 1" is 9 bytes
+        #expect(scene.captured.count == expectedLength)
         var tampered = scene.captured
-        tampered[tampered.count - 20] ^= 0x01
-        let rejection = try await scene.inject(tampered)
-        #expect(rejection.reason == SealedRejection.Reason(.authenticationFailed))
-        #expect(rejection.senderID == nil)
+        tampered[17 + 8 + 2] ^= 0x01
+        let first = try await scene.inject(tampered)
+        #expect(first.reason == SealedRejection.Reason(.authenticationFailed))
+        #expect(first.senderID == nil)
+        var badSignature = scene.captured
+        badSignature[badSignature.count - 10] ^= 0x80
+        let second = try await scene.inject(badSignature)
+        #expect(second.reason == SealedRejection.Reason(.badSignature))
         try await scene.expectGenuineStillDelivered("genuine 2")
         let statistics = await scene.subscriber.statistics
-        #expect(statistics.rejections == [SealedRejection.Reason(.authenticationFailed): 1])
+        let expected: [SealedRejection.Reason: Int] = [
+            SealedRejection.Reason(.authenticationFailed): 1, SealedRejection.Reason(.badSignature): 1,
+        ]
+        #expect(statistics.rejections == expected)
         #expect(statistics.duplicates == 0)
         try await eventually(5, "delivered") { await scene.subscriber.statistics.delivered == 2 }
         await scene.close()
