@@ -149,7 +149,9 @@ public final class SealedMQTTClient: Sendable, Service {
         }.get()
     }
 
-    private func seal(_ payload: UnsafeRawBufferPointer, topic: String, retain: Bool) throws(SealedMQTTError)
+    private func seal(
+        _ payload: UnsafeRawBufferPointer, topic: String, retain: Bool
+    ) throws(SealedMQTTError)
         -> [UInt8]
     {
         let policy = configuration.policy.policy(for: topic)
@@ -231,7 +233,9 @@ public final class SealedMQTTClient: Sendable, Service {
         return try await send(payload, topic: topic, qos: qos, retain: retain)
     }
 
-    private func send(_ bytes: [UInt8], topic: String, qos: MQTTQoS, retain: Bool) async throws(SealedMQTTError)
+    private func send(
+        _ bytes: [UInt8], topic: String, qos: MQTTQoS, retain: Bool
+    ) async throws(SealedMQTTError)
         -> MQTTReasonCode
     {
         let code: MQTTReasonCode

@@ -152,7 +152,8 @@ public struct SealedPolicy: Sendable {
         try policy.validate()
         if filter.hasPrefix("$share/") {
             throw SealedMQTTError(
-                .invalidPolicy, "policy filter \(filter) is a shared subscription; use the topic filter after the group")
+                .invalidPolicy, "policy filter \(filter) is a shared subscription; use the topic filter after the group"
+            )
         }
         let parsed: TopicFilter
         do {

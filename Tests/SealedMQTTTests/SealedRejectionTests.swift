@@ -49,7 +49,8 @@ struct SealedRejectionTests {
 
         /// Publishes raw bytes as the attacker and returns the one rejection it caused.
         func inject(_ payload: [UInt8], topic: String = "t/a", retain: Bool = false) async throws -> SealedRejection {
-            try await attacker.publish(to: topic, payload: ByteBuffer(bytes: payload), qos: .atLeastOnce, retain: retain)
+            try await attacker.publish(
+                to: topic, payload: ByteBuffer(bytes: payload), qos: .atLeastOnce, retain: retain)
             let rejection = try #require(try await nextRejections(rejections, count: 1).first)
             #expect(rejection.topic == topic)
             return rejection
@@ -191,7 +192,8 @@ struct SealedRejectionTests {
         // An insider holding zone A's key seals for a zone B topic.
         let key = try #require(try scene.keys.snapshot().keyring.key(zoneA)?.sealKey)
         let insider = try Sealer(key: key)
-        let rejection = try await scene.inject(try insider.seal(bytes("cross-zone"), topic: "t/zone-b/1"), topic: "t/zone-b/1")
+        let rejection = try await scene.inject(
+            try insider.seal(bytes("cross-zone"), topic: "t/zone-b/1"), topic: "t/zone-b/1")
         #expect(rejection.reason == SealedRejection.Reason(.unknownKey))
         // The sealed client itself refuses to seal where no primary key's filter matches.
         await #expect(throws: SealedMQTTError.self) {
@@ -217,7 +219,8 @@ struct SealedRejectionTests {
 
         try await scene.attacker.publish(to: "t/clear/1", payload: ByteBuffer(string: "clear data"), qos: .atLeastOnce)
         try await scene.publisher.publish(to: "t/clear/2", payload: bytes("sealed on a clear topic"), qos: .atLeastOnce)
-        try await scene.publisher.publishPlaintext(to: "t/clear/3", payload: bytes("clear by policy"), qos: .atLeastOnce)
+        try await scene.publisher.publishPlaintext(
+            to: "t/clear/3", payload: bytes("clear by policy"), qos: .atLeastOnce)
         // Different topics may be verified on different workers: compare in topic order.
         let messages = try await collect(scene.stream, count: 3).sorted { $0.topic < $1.topic }
         #expect(messages.map(\.topic) == ["t/clear/1", "t/clear/2", "t/clear/3"])

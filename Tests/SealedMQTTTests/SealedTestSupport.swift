@@ -32,7 +32,9 @@ func withTimeout<T: Sendable>(
 }
 
 /// Polls `condition` every 10 ms until it holds; throws `TestTimeout` after `seconds`.
-func eventually(_ seconds: Double, _ what: String, _ condition: @escaping @Sendable () async throws -> Bool)
+func eventually(
+    _ seconds: Double, _ what: String, _ condition: @escaping @Sendable () async throws -> Bool
+)
     async throws
 {
     try await withTimeout(seconds, what) {
@@ -66,7 +68,9 @@ func collectRaw(_ stream: MQTTMessageStream, count: Int, seconds: Double = 10) a
 }
 
 /// Waits for the next `count` rejections (bounded by `seconds`).
-func nextRejections(_ stream: AsyncStream<SealedRejection>, count: Int, seconds: Double = 10) async throws
+func nextRejections(
+    _ stream: AsyncStream<SealedRejection>, count: Int, seconds: Double = 10
+) async throws
     -> [SealedRejection]
 {
     try await withTimeout(seconds, "\(count) rejections") {
@@ -139,7 +143,9 @@ struct KeyringFixture: Sendable {
 
 /// One primary key (promoted) in `scope`.
 @discardableResult
-func addPrimary(_ keyring: inout Keyring, suite: Suite = .xchacha20poly1305, scope: [String] = ["#"])
+func addPrimary(
+    _ keyring: inout Keyring, suite: Suite = .xchacha20poly1305, scope: [String] = ["#"]
+)
     throws(KeyringError) -> UInt32
 {
     let kid = try keyring.addKey(suite: suite, scope: try TopicScope(parsing: scope))
