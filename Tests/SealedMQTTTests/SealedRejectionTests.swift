@@ -1,8 +1,10 @@
 import LocalBroker
+import Logging
 import MQTT
 import NIOCore
 import Seal
 import SealedMQTT
+import Synchronization
 import Testing
 
 /// Every rejection is dropped (never delivered), counted with its reason and reported on the rejection stream;
@@ -308,5 +310,108 @@ struct SealedRejectionTests {
         #expect(policy.policy(for: "other").signing == .never)
         #expect(policy.rule(for: "$SYS/x") == nil)
         #expect(policy.policy(for: "$SYS/x") == .default)
+    }
+}
+
+/// Log lines captured by ``CapturingLogHandler``.
+final class LogLines: Sendable {
+    private let lines = Mutex<[(level: Logger.Level, message: String, metadata: Logger.Metadata)]>([])
+
+    func append(_ level: Logger.Level, _ message: String, _ metadata: Logger.Metadata) {
+        lines.withLock { $0.append((level, message, metadata)) }
+    }
+
+    var all: [(level: Logger.Level, message: String, metadata: Logger.Metadata)] { lines.withLock { $0 } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let lines: LogLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lines.append(event.level, event.message.description, metadata.merging(event.metadata ?? [:]) { $1 })
+    }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct SealedRejectionLoggingTests {
+    @Test func rejectionsAreLoggedWithRateLimitingAndAllCounted() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in try addPrimary(&keyring) }
+        let lines = LogLines()
+        let subscriber = try await broker.sealedClient("log-sub", keys: try keys.watcher()) {
+            $0.logger = Logger(label: "test.sealed") { _ in CapturingLogHandler(lines: lines) }
+            $0.rejectionLogInterval = .seconds(3600)  // one line per reason for the whole test
+        }
+        let publisher = try await broker.sealedClient("log-pub", keys: try keys.watcher())
+        let attacker = try await broker.rawClient("log-attacker")
+        let stream = try await subscriber.subscribe(to: "log/#", qos: .atLeastOnce)
+        let rejections = await subscriber.rejections()
+        let count = 50
+        let envelope = try publisher.seal(bytes("genuine"), for: "log/a")
+        for index in 0..<count {
+            var tampered = envelope
+            tampered[17 + 8 + index % 7] ^= 0x04
+            try await attacker.publish(to: "log/a", payload: ByteBuffer(bytes: tampered), qos: .atLeastOnce)
+            try await attacker.publish(to: "log/b", payload: ByteBuffer(string: "clear \(index)"), qos: .atLeastOnce)
+        }
+        let reported = try await nextRejections(rejections, count: 2 * count)
+        #expect(reported.filter { $0.reason == SealedRejection.Reason(.authenticationFailed) }.count == count)
+        #expect(reported.filter { $0.reason == SealedRejection.Reason(.malformed) }.count == count)
+        try await attacker.publish(to: "log/a", payload: ByteBuffer(bytes: envelope), qos: .atLeastOnce)
+        #expect(try await collect(stream, count: 1).map(\.payloadString) == ["genuine"])
+
+        let statistics = await subscriber.statistics
+        #expect(statistics.count(SealedRejection.Reason(.authenticationFailed)) == count)
+        #expect(statistics.count(SealedRejection.Reason(.malformed)) == count)
+        #expect(statistics.rejected == 2 * count)
+        let warnings = lines.all.filter { $0.level == .warning }
+        #expect(warnings.count == 2)
+        #expect(
+            Set(warnings.map { $0.metadata["reason"]?.description ?? "" }) == ["authenticationFailed", "malformed"])
+        #expect(warnings.allSatisfy { $0.message == "message rejected" && $0.metadata["suppressed"] == nil })
+        // Nothing of the payload is logged.
+        #expect(!lines.all.contains { "\($0.metadata)".contains("clear ") })
+        await publisher.disconnect()
+        await subscriber.disconnect()
+        await attacker.disconnect()
+    }
+
+    @Test func aSlowConsumerPushesBackWithoutLosingMessages() async throws {
+        let broker = try await LocalBroker.start(.init(maxQueuedMessages: 10_000))
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in try addPrimary(&keyring) }
+        let subscriber = try await broker.sealedClient(
+            "bp-sub", keys: try keys.watcher(),
+            configure: {
+                $0.workerCount = 2
+                $0.workerQueueCapacity = 2
+                $0.subscriptionBufferCapacity = 4
+            },
+            mqtt: { $0.subscriptionBufferCapacity = 8 })
+        let publisher = try await broker.sealedClient("bp-pub", keys: try keys.watcher())
+        let stream = try await subscriber.subscribe(to: "bp/#", qos: .atLeastOnce)
+        let total = 1_000
+        // Publish everything before anyone consumes: the buffers fill and the pipeline waits instead of dropping.
+        for index in 0..<total {
+            try await publisher.publish(to: "bp/\(index % 3)", payload: bytes("m \(index)"), qos: .atLeastOnce)
+        }
+        let received = try await collect(stream, count: total, seconds: 30)
+        #expect(Set(received.map(index(of:))) == Set(0..<total))
+        for topic in 0..<3 {
+            let indices = received.filter { $0.topic == "bp/\(topic)" }.map(index(of:))
+            #expect(indices == Array(stride(from: topic, to: total, by: 3)))
+        }
+        let statistics = await subscriber.statistics
+        #expect(statistics.rejected == 0 && statistics.duplicates == 0)
+        await publisher.disconnect()
+        await subscriber.disconnect()
     }
 }

@@ -165,11 +165,14 @@ extension LocalBroker {
     /// A connected sealed client.
     func sealedClient(
         _ clientID: String, keys: any SealingKeySource, policy: SealedPolicy = .standard,
-        configure: (inout SealedMQTTConfiguration) -> Void = { _ in }
+        configure: (inout SealedMQTTConfiguration) -> Void = { _ in },
+        mqtt configureMQTT: (inout MQTTClientConfiguration) -> Void = { _ in }
     ) async throws -> SealedMQTTClient {
         var configuration = SealedMQTTConfiguration(policy: policy)
         configure(&configuration)
-        let client = try SealedMQTTClient(mqtt: mqttConfiguration(clientID), keys: keys, configuration: configuration)
+        var mqtt = mqttConfiguration(clientID)
+        configureMQTT(&mqtt)
+        let client = try SealedMQTTClient(mqtt: mqtt, keys: keys, configuration: configuration)
         try await client.connect()
         return client
     }
