@@ -3,9 +3,10 @@ import Logging
 import MQTT
 import NIOCore
 import Seal
-import SealedMQTT
 import ServiceLifecycle
 import Testing
+
+@testable import SealedMQTT
 
 /// Runs a keyring watcher's polling loop until the returned task is cancelled.
 func polling(_ watcher: KeyringWatcher) -> Task<Void, Never> {
@@ -279,7 +280,7 @@ struct SealedDeliveryTests {
     }
 
     @Test func perTopicOrderIsKeptAcrossTheWorkerPool() async throws {
-        let broker = try await LocalBroker.start()
+        let broker = try await LocalBroker.start(.init(maxQueuedMessages: 10_000))
         defer { broker.stopNow() }
         let keys = try KeyringFixture { keyring throws(KeyringError) in
             try addPrimary(&keyring)
@@ -287,33 +288,43 @@ struct SealedDeliveryTests {
         }
         let subscriber = try await broker.sealedClient("order-sub", keys: try keys.watcher()) {
             $0.workerCount = 4
-            $0.workerQueueCapacity = 8
+            $0.workerQueueCapacity = 64
             $0.subscriptionBufferCapacity = 16
         }
         let publisher = try await broker.sealedClient("order-pub", keys: try keys.watcher())
         let stream = try await subscriber.subscribe(to: "order/#", qos: .atLeastOnce)
         let topics = 8
         let total = 2_000
-        let receiving = Task { () throws -> [String: [Int]] in
+        // Publish everything before consuming: the worker queues fill up, so when the consumer starts, all four
+        // workers verify (signed) messages at once and would overtake one another if a topic could be on two.
+        for index in 0..<total {
+            try await publisher.publish(
+                to: "order/\(index % topics)", payload: bytes("m \(index)"), qos: .atLeastOnce)
+        }
+        let byTopic = try await withTimeout(60, "ordered messages") { () throws -> [String: [Int]] in
             var byTopic: [String: [Int]] = [:]
             var count = 0
             for try await message in stream {
+                #expect(message.signer != nil)
                 byTopic[message.topic, default: []].append(index(of: message))
                 count += 1
                 if count == total { break }
             }
             return byTopic
         }
-        for index in 0..<total {
-            try await publisher.publish(
-                to: "order/\(index % topics)", payload: bytes("m \(index)"), qos: .atLeastOnce)
-        }
-        let byTopic = try await withTimeout(60, "ordered messages") { try await receiving.value }
         #expect(byTopic.count == topics)
         for topic in 0..<topics {
             #expect(byTopic["order/\(topic)"] == Array(stride(from: topic, to: total, by: topics)))
         }
         #expect(await subscriber.statistics.rejected == 0)
+        // The topics were spread over more than one worker (verification used more than one core's worth of
+        // tasks), and each topic stayed on its worker.
+        var busyWorkers = 0
+        for queue in subscriber.pool.queues where await queue.counters.delivered > 0 { busyWorkers += 1 }
+        #expect(busyWorkers >= 2)
+        for topic in 0..<topics {
+            #expect(subscriber.pool.queue(for: "order/\(topic)") === subscriber.pool.queue(for: "order/\(topic)"))
+        }
         await publisher.disconnect()
         await subscriber.disconnect()
     }
