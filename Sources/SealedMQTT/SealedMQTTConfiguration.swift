@@ -23,6 +23,11 @@ public struct SealedMQTTConfiguration: Sendable {
     /// How long ``SealedMQTTClient/disconnect()`` waits for messages already received to be verified and handed to
     /// their subscriptions before it stops the workers. Default 5 s.
     public var drainTimeout: Duration
+    /// When a message names a key or signer the key source does not know, ask the source to reload
+    /// (``SealingKeySource/refreshKeys()``) and open the message once more. This makes a one-step rotation of a
+    /// shared keyring file (`Keyring.rotate`, `mqtt-seal keys rotate`) lossless even when the publisher reloads
+    /// first. Costs one `stat` of the keyring file per such message. Default true.
+    public var refreshesKeysOnUnknownID: Bool
     /// The logger for rejections and lifecycle events.
     public var logger: Logger
 
@@ -31,7 +36,7 @@ public struct SealedMQTTConfiguration: Sendable {
         policy: SealedPolicy = .standard, replayPolicy: ReplayPolicy = ReplayPolicy(), workerCount: Int? = nil,
         workerQueueCapacity: Int = 256, subscriptionBufferCapacity: Int = 1024, context: [UInt8]? = nil,
         rejectionLogInterval: Duration = .seconds(1), drainTimeout: Duration = .seconds(5),
-        logger: Logger = Logger(label: "mqtt.sealed")
+        refreshesKeysOnUnknownID: Bool = true, logger: Logger = Logger(label: "mqtt.sealed")
     ) {
         self.policy = policy
         self.replayPolicy = replayPolicy
@@ -41,6 +46,7 @@ public struct SealedMQTTConfiguration: Sendable {
         self.context = context
         self.rejectionLogInterval = rejectionLogInterval
         self.drainTimeout = drainTimeout
+        self.refreshesKeysOnUnknownID = refreshesKeysOnUnknownID
         self.logger = logger
     }
 }

@@ -17,6 +17,21 @@ public protocol SealingKeySource: SealKeySource {
     ///
     /// - Throws: `KeyringError` (`noPrimary` when no identity signs for the topic).
     func signOnlySealer(for topic: String) throws(KeyringError) -> Sealer
+
+    /// Re-reads the key material now if it may have changed, and returns whether a new version was loaded.
+    ///
+    /// The sealed client calls this when a message names a key id or signer id that the source does not know (or
+    /// not on that topic), then opens the message once more: a publisher that picked up a rotated key a moment
+    /// before this process did is not rejected. It must be cheap when nothing changed (a `KeyringWatcher` compares
+    /// the file's identity, one `stat`). The default does nothing and returns false.
+    @discardableResult
+    func refreshKeys() -> Bool
+}
+
+extension SealingKeySource {
+    /// Does nothing: a fixed key source has nothing to reload.
+    @discardableResult
+    public func refreshKeys() -> Bool { false }
 }
 
 extension KeyringSnapshot: SealingKeySource {
@@ -50,5 +65,12 @@ extension KeyringWatcher: SealingKeySource {
     /// ``KeyringSnapshot/signOnlySealer(for:)`` on the snapshot current now.
     public func signOnlySealer(for topic: String) throws(KeyringError) -> Sealer {
         try current.signingSealer(for: topic)
+    }
+
+    /// Checks the keyring file now (``checkNow()``): true when a new version was validated and swapped in.
+    @discardableResult
+    public func refreshKeys() -> Bool {
+        if case .reloaded = checkNow() { return true }
+        return false
     }
 }

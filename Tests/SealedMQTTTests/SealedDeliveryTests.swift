@@ -17,12 +17,26 @@ func index(of message: SealedMessage) -> Int { Int(message.payloadString.split(s
 
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct SealedDeliveryTests {
-    @Test func rotationEvery200msDuringA20000MessageQoS1StreamLosesAndRejectsNothing() async throws {
+    /// How the operator rotates during the load test.
+    enum Runbook: String, Sendable, CaseIterable, CustomTestStringConvertible {
+        /// `keys add` (pending), every receiver reloads, `keys promote`: each 200 ms step promotes the key added by
+        /// the previous step (after checking the subscriber loaded it) and adds the next one.
+        case addThenPromote
+        /// `keys rotate` (add + promote in one write of the shared file) every 200 ms. The subscriber polls slowly
+        /// (500 ms), so the publisher regularly seals with a key the subscriber has not loaded yet; the sealed
+        /// client reloads on the unknown kid and opens the message.
+        case oneStepRotate
+
+        var testDescription: String { rawValue }
+    }
+
+    @Test(arguments: Runbook.allCases)
+    func rotationEvery200msDuringA20000MessageQoS1StreamLosesAndRejectsNothing(_ runbook: Runbook) async throws {
         let broker = try await LocalBroker.start(.init(maxQueuedMessages: 100_000))
         defer { broker.stopNow() }
         let keys = try KeyringFixture { keyring throws(KeyringError) in try addPrimary(&keyring) }
         let publisherKeys = try keys.watcher(poll: .milliseconds(20))
-        let subscriberKeys = try keys.watcher(poll: .milliseconds(20))
+        let subscriberKeys = try keys.watcher(poll: .milliseconds(runbook == .oneStepRotate ? 500 : 20))
         let pollers = [polling(publisherKeys), polling(subscriberKeys)]
         defer { for poller in pollers { poller.cancel() } }
         let publisher = try await broker.sealedClient("load-pub", keys: publisherKeys)
@@ -50,6 +64,11 @@ struct SealedDeliveryTests {
             var pending: UInt32?
             while !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(200))
+                if runbook == .oneStepRotate {
+                    try keys.update { keyring throws(KeyringError) in try keyring.rotate() }
+                    await promotions.increment()
+                    continue
+                }
                 if let waiting = pending {
                     try await eventually(10, "subscriber loaded pending key") {
                         subscriberKeys.current.keyring.key(waiting)?.state == .pending
@@ -67,7 +86,7 @@ struct SealedDeliveryTests {
         for index in 0..<total {
             try await publisher.publish(to: "load/stream", payload: bytes("message \(index)"), qos: .atLeastOnce)
         }
-        let received = try await withTimeout(120, "20,000 messages") { try await receiving.value }
+        let received = try await value(of: receiving, within: 120, "20,000 messages")
         rotating.cancel()
         _ = try? await rotating.value
 
@@ -127,8 +146,8 @@ struct SealedDeliveryTests {
         }
         try await eventually(30, "a third of the stream") { await tally.count >= total / 3 }
         try await broker.restart()
-        try await withTimeout(60, "producer") { try await producer.value }
-        try await withTimeout(60, "consumer") { try await consumer.value }
+        try await value(of: producer, within: 60, "producer")
+        try await value(of: consumer, within: 60, "consumer")
         try await Task.sleep(for: .milliseconds(300))  // late copies would arrive now
         let indices = await tally.perMember[0]
         #expect(indices.count == total)
@@ -139,6 +158,40 @@ struct SealedDeliveryTests {
         #expect(statistics.received == total + statistics.duplicates)
         await publisher.disconnect()
         await subscriber.disconnect()
+    }
+
+    /// A subscriber whose keyring is not polled at all still opens a message sealed with a key rotated in a moment
+    /// ago: the unknown kid makes it reload the file. With the reload disabled the message is rejected.
+    @Test func unknownKidTriggersAKeyringReloadBeforeRejecting() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in try addPrimary(&keyring) }
+        let publisherKeys = try keys.watcher()
+        let publisher = try await broker.sealedClient("reload-pub", keys: publisherKeys)
+        let subscriber = try await broker.sealedClient("reload-sub", keys: try keys.watcher())
+        let strict = try await broker.sealedClient("reload-strict", keys: try keys.watcher()) {
+            $0.refreshesKeysOnUnknownID = false
+        }
+        let stream = try await subscriber.subscribe(to: "reload/#", qos: .atLeastOnce)
+        let strictStream = try await strict.subscribe(to: "reload/#", qos: .atLeastOnce)
+        let strictRejections = await strict.rejections()
+        try await publisher.publish(to: "reload/a", payload: bytes("old key"), qos: .atLeastOnce)
+        #expect(try await collect(stream, count: 1).map(\.payloadString) == ["old key"])
+        #expect(try await collect(strictStream, count: 1).map(\.payloadString) == ["old key"])
+
+        let rotated = try keys.update { keyring throws(KeyringError) in try keyring.rotate() }
+        #expect(publisherKeys.refreshKeys())
+        try await publisher.publish(to: "reload/a", payload: bytes("new key"), qos: .atLeastOnce)
+        let opened = try await collect(stream, count: 1)
+        #expect(opened.map(\.payloadString) == ["new key"])
+        #expect(opened.map(\.keyID) == [rotated])
+        let rejection = try #require(try await nextRejections(strictRejections, count: 1).first)
+        #expect(rejection.reason == SealedRejection.Reason(.unknownKey))
+        #expect(await subscriber.statistics.rejected == 0)
+        #expect(await strict.statistics.rejections == [SealedRejection.Reason(.unknownKey): 1])
+        await publisher.disconnect()
+        await subscriber.disconnect()
+        await strict.disconnect()
     }
 
     @Test func subscriberAcceptsAPendingKeyPickedUpByHotReloadBeforePromotion() async throws {
@@ -345,7 +398,7 @@ struct SealedDeliveryTests {
         try await sealed.publish(to: "svc/x", payload: bytes("up"), qos: .atLeastOnce)
         #expect(try await collect(stream, count: 1).map(\.keyID) == [rotated])
         await group.triggerGracefulShutdown()
-        try await withTimeout(10, "service group ends") { try await running.value }
+        try await value(of: running, within: 10, "service group ends")
         #expect(await !sealed.client.isConnected)
         // The subscription ended with the client.
         let rest = try await withTimeout(5, "stream ends") { () throws -> Int in

@@ -3,6 +3,7 @@ import MQTT
 import NIOCore
 import Seal
 import SealedMQTT
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -16,18 +17,48 @@ struct TestTimeout: Error, CustomStringConvertible {
     var description: String { "timed out: \(what)" }
 }
 
-/// Runs `body`, failing with `TestTimeout` after `seconds`.
+/// Runs `body`, failing with `TestTimeout` after `seconds`. Returns at the deadline even when `body` ignores
+/// cancellation (it is cancelled and left to finish on its own), so a hung operation cannot hang the test.
 func withTimeout<T: Sendable>(
     _ seconds: Double, _ what: String = "operation", _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            throw TestTimeout(what: what)
+    let once = OnceBox<CheckedContinuation<T, any Error>>()
+    let work = Task { try await body() }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            once.withLock { $0 = continuation }
+            Task {
+                let result = await work.result
+                once.withLock { $0.take() }?.resume(with: result)
+            }
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                if let pending = once.withLock({ $0.take() }) {
+                    work.cancel()
+                    pending.resume(throwing: TestTimeout(what: what))
+                }
+            }
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+    } onCancel: {
+        work.cancel()
+    }
+}
+
+/// Holds a value that exactly one party takes.
+final class OnceBox<Value: Sendable>: Sendable {
+    private let slot = Mutex<Value?>(nil)
+
+    func withLock<R>(_ body: (inout Value?) -> R) -> R { slot.withLock { body(&$0) } }
+}
+
+/// Waits for an unstructured task's value, cancelling it when the wait times out.
+func value<T: Sendable>(of task: Task<T, any Error>, within seconds: Double, _ what: String) async throws -> T {
+    try await withTimeout(seconds, what) {
+        try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 }
 

@@ -138,6 +138,7 @@ final class SubscriptionPipeline: Sendable {
     let keys: any SealingKeySource
     let policy: SealedPolicy
     let context: [UInt8]?
+    let refreshesKeys: Bool
     let output: DeliveryBuffer
     let accounting: Accounting
 
@@ -150,6 +151,7 @@ final class SubscriptionPipeline: Sendable {
         self.opener = Opener(keys: keys, replayGuard: ReplayGuard(policy: configuration.replayPolicy))
         self.policy = configuration.policy
         self.context = configuration.context
+        self.refreshesKeys = configuration.refreshesKeysOnUnknownID
         self.output = DeliveryBuffer(capacity: configuration.subscriptionBufferCapacity, workers: workers)
         self.accounting = accounting
     }
@@ -188,8 +190,18 @@ final class SubscriptionPipeline: Sendable {
     /// Opens, verifies and applies the topic's policy; delivers or records the rejection.
     func handle(_ message: MQTTMessage) async -> WorkOutcome {
         let topicPolicy = policy.policy(for: message.topic)
-        let result = message.payload.withUnsafeReadableBytes { bytes in
+        var result = message.payload.withUnsafeReadableBytes { bytes in
             openEnvelope(bytes, topic: message.topic, retained: message.retain)
+        }
+        // An unknown key or signer may be one this process has not loaded yet (the publisher reloaded first):
+        // reload now and try once more. The first attempt failed before touching the replay state.
+        if refreshesKeys, case .failure(let error) = result,
+            error.reason == .unknownKey || error.reason == .untrustedSigner
+        {
+            keys.refreshKeys()
+            result = message.payload.withUnsafeReadableBytes { bytes in
+                openEnvelope(bytes, topic: message.topic, retained: message.retain)
+            }
         }
         let rejection: SealedRejection.Reason
         var sender: UInt32?
