@@ -415,3 +415,64 @@ struct SealedRejectionLoggingTests {
         await subscriber.disconnect()
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct SealedContextAndLifecycleTests {
+    @Test func applicationContextIsBoundIntoEveryEnvelope() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in
+            try addPrimary(&keyring)
+            try keyring.newSigningIdentity()
+        }
+        let publisher = try await broker.sealedClient("ctx-pub", keys: try keys.watcher()) {
+            $0.context = bytes("fleet-a/v1")
+        }
+        let sameContext = try await broker.sealedClient("ctx-same", keys: try keys.watcher()) {
+            $0.context = bytes("fleet-a/v1")
+        }
+        let otherContext = try await broker.sealedClient("ctx-other", keys: try keys.watcher()) {
+            $0.context = bytes("fleet-b/v1")
+        }
+        let noContext = try await broker.sealedClient("ctx-none", keys: try keys.watcher())
+        let accepted = try await sameContext.subscribe(to: "ctx/#", qos: .atLeastOnce)
+        _ = try await otherContext.subscribe(to: "ctx/#", qos: .atLeastOnce)
+        _ = try await noContext.subscribe(to: "ctx/#", qos: .atLeastOnce)
+        let otherRejections = await otherContext.rejections()
+        let noneRejections = await noContext.rejections()
+        try await publisher.publish(to: "ctx/a", payload: ByteBuffer(string: "bound"), qos: .atLeastOnce)
+        #expect(try await collect(accepted, count: 1).map(\.payloadString) == ["bound"])
+        // Encrypt + sign: the AEAD (checked before the signature) fails under another context.
+        let other = try await nextRejections(otherRejections, count: 1)
+        #expect(other.map(\.reason) == [SealedRejection.Reason(.authenticationFailed)])
+        let none = try await nextRejections(noneRejections, count: 1)
+        #expect(none.map(\.reason) == [SealedRejection.Reason(.authenticationFailed)])
+        for client in [publisher, sameContext, otherContext, noContext] { await client.disconnect() }
+    }
+
+    @Test func unsubscribeEndsTheStreamAfterWhatWasReceived() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in try addPrimary(&keyring) }
+        let client = try await broker.sealedClient("unsub", keys: try keys.watcher())
+        let stream = try await client.subscribe(to: "unsub/#", qos: .atLeastOnce)
+        for index in 0..<20 {
+            try await client.publish(to: "unsub/\(index % 2)", payload: bytes("m \(index)"), qos: .atLeastOnce)
+        }
+        try await eventually(5, "all received") { await client.statistics.delivered == 20 }
+        try await client.unsubscribe("unsub/#")
+        let all = try await withTimeout(5, "stream ends") { () throws -> [SealedMessage] in
+            var all: [SealedMessage] = []
+            for try await message in stream { all.append(message) }
+            return all
+        }
+        #expect(Set(all.map(index(of:))) == Set(0..<20))
+        await client.disconnect()
+        do {
+            _ = try await client.subscribe(to: "unsub/#", qos: .atLeastOnce)
+            Issue.record("subscribe after disconnect succeeded")
+        } catch {
+            #expect(error.code == .shutDown || error.code == .transport)
+        }
+    }
+}
