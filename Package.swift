@@ -65,6 +65,7 @@ let package = Package(
             name: "SealedMQTT",
             dependencies: [
                 "Seal", "MQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -128,7 +129,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SealedMQTTTests",
-            dependencies: ["SealedMQTT", "Seal", "MQTT", "LocalBroker"],
+            dependencies: [
+                "SealedMQTT", "Seal", "MQTT", "LocalBroker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

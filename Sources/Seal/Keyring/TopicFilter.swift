@@ -150,7 +150,11 @@ public struct TopicFilter: Sendable, Hashable, Comparable, CustomStringConvertib
     }
 
     /// Whether this filter is more specific than `other` for a topic that both match.
-    func isMoreSpecific(than other: TopicFilter) -> Bool {
+    ///
+    /// Levels are compared from the left: a literal level beats `+`, `+` beats the end of the filter, and the end
+    /// of the filter beats `#`; the first difference decides (Specs/keyring.md §6). Two different filters that
+    /// both match one topic are never equally specific.
+    public func isMoreSpecific(than other: TopicFilter) -> Bool {
         for (left, right) in zip(ranks, other.ranks) where left != right { return left > right }
         return ranks.count > other.ranks.count
     }

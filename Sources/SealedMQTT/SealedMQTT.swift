@@ -1,1 +1,0 @@
-// SealedMQTT module placeholder; replaced by the issue that builds it.

@@ -1,0 +1,322 @@
+public import MQTT
+public import NIOCore
+import Seal
+public import ServiceLifecycle
+
+/// An MQTT client that seals every payload it publishes and opens and verifies every payload it receives.
+///
+/// ```swift
+/// let keys = try KeyringWatcher(file: KeyringFile(path: "app.keyring"), credential: credential)
+/// let mqtt = try MQTTClient(configuration: .init(host: "127.0.0.1", port: 1883))
+/// let sealed = SealedMQTTClient(client: mqtt, keys: keys)
+/// try await sealed.connect()
+/// let readings = try await sealed.subscribe(to: "sensors/#", qos: .atLeastOnce)
+/// try await sealed.publish(to: "sensors/1", payload: Array("21.5".utf8), qos: .atLeastOnce)
+/// for try await reading in readings { print(reading.topic, reading.signer as Any, reading.payloadString) }
+/// ```
+///
+/// Publishing seals with the topic's primary key and signs when the topic's ``SealedTopicPolicy/signing`` asks for
+/// it. Receiving opens every message with the key its envelope names (Seal's `Opener`: topic binding, the keyring's
+/// topic ACL, freshness, replay guard per subscription), then applies the topic's ``SealedTopicPolicy``. Only
+/// messages that pass are delivered; every other one is counted by reason (``statistics``), logged with rate
+/// limiting and reported on ``rejections(bufferingNewest:)``. Duplicates (QoS 1 redelivery) are dropped by the
+/// replay guard and counted separately, so the application sees each message once.
+///
+/// Verification runs on a bounded pool of ``SealedMQTTConfiguration/workerCount`` workers; a topic always goes to
+/// the same worker, so the order of messages on one topic is kept while signed traffic uses every core.
+///
+/// Keys come from any ``SealingKeySource``; with a `KeyringWatcher` every message uses the keyring version current
+/// when it is handled (hot reload), and ``run()`` also polls the keyring file.
+///
+/// The client is a swift-service-lifecycle `Service`: ``run()`` connects, polls the keyring, and on graceful
+/// shutdown disconnects and drains the workers. Use either ``run()`` or ``connect()`` / ``disconnect()``.
+public final class SealedMQTTClient: Sendable, Service {
+    /// The MQTT client underneath (for connection state and raw operations; raw publishes are not sealed).
+    public let client: MQTTClient
+    /// Where keys come from.
+    public let keys: any SealingKeySource
+    /// The configuration.
+    public let configuration: SealedMQTTConfiguration
+
+    let pool: VerificationPool
+    let accounting: Accounting
+    private let readers = ReaderRegistry()
+
+    /// Wraps an MQTT client (not connected yet) and a key source.
+    ///
+    /// - Parameters:
+    ///   - client: the MQTT client; the sealed client owns its connection from now on.
+    ///   - keys: a `KeyringWatcher` (hot reload), a `KeyringSnapshot`, or another ``SealingKeySource``.
+    ///   - configuration: policies, replay rules, worker pool and logging.
+    public init(client: MQTTClient, keys: any SealingKeySource, configuration: SealedMQTTConfiguration = .init()) {
+        self.client = client
+        self.keys = keys
+        self.configuration = configuration
+        self.pool = VerificationPool(
+            workers: configuration.workerCount, capacity: configuration.workerQueueCapacity)
+        self.accounting = Accounting(logger: configuration.logger, interval: configuration.rejectionLogInterval)
+    }
+
+    /// Creates the MQTT client from its configuration and wraps it.
+    ///
+    /// - Throws: ``SealedMQTTError/Code/transport`` when the MQTT client cannot be created (TLS files).
+    public convenience init(
+        mqtt: MQTTClientConfiguration, keys: any SealingKeySource, configuration: SealedMQTTConfiguration = .init()
+    ) throws(SealedMQTTError) {
+        let client: MQTTClient
+        do {
+            client = try MQTTClient(configuration: mqtt)
+        } catch {
+            throw .transport(error, "cannot create the MQTT client")
+        }
+        self.init(client: client, keys: keys, configuration: configuration)
+    }
+
+    deinit {
+        let pool = pool
+        Task { await pool.finish() }
+    }
+
+    // MARK: Connection
+
+    /// Connects the MQTT client.
+    ///
+    /// - Returns: the CONNACK.
+    /// - Throws: ``SealedMQTTError/Code/transport`` with the MQTT error.
+    @discardableResult
+    public func connect() async throws(SealedMQTTError) -> MQTTConnAck {
+        do {
+            return try await client.connect()
+        } catch {
+            throw .transport(error, "connect")
+        }
+    }
+
+    /// Disconnects gracefully: the subscriptions end after the messages already received were verified and handed
+    /// over (bounded by ``SealedMQTTConfiguration/drainTimeout``), then the workers stop and rejection streams end.
+    public func disconnect() async {
+        await client.disconnect()
+        await drainAndStop()
+    }
+
+    /// `Service`: connects (reconnecting as the MQTT configuration says), polls the keyring file when the key
+    /// source is a `KeyringWatcher`, and on graceful shutdown or cancellation disconnects and drains the workers.
+    ///
+    /// - Throws: the MQTT client's error when it stops for good (for example the reconnect limit).
+    public func run() async throws {
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if let watcher = keys as? KeyringWatcher {
+                    group.addTask { await watcher.run() }
+                }
+                defer { group.cancelAll() }
+                try await client.run()
+            }
+        } catch {
+            await drainAndStop()
+            throw SealedMQTTError.transport(error, "run")
+        }
+        await drainAndStop()
+    }
+
+    private func drainAndStop() async {
+        let readers = self.readers
+        let timeout = configuration.drainTimeout
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while await readers.active > 0 {
+                    do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+        await pool.finish()
+        await accounting.finishObservers()
+    }
+
+    // MARK: Publishing
+
+    /// Seals `payload` for `topic` as its policy says, without publishing it (for storage or another transport).
+    ///
+    /// - Returns: the envelope bytes.
+    /// - Throws: ``SealedMQTTError/Code/sealingFailed`` (no primary key or identity for the topic, payload too
+    ///   large), ``SealedMQTTError/Code/policyViolation`` (the primary key's suite is not allowed on the topic).
+    public func seal(_ payload: [UInt8], for topic: String, retain: Bool = false) throws(SealedMQTTError) -> [UInt8] {
+        try payload.withUnsafeBytes { bytes in
+            Result { () throws(SealedMQTTError) in try seal(bytes, topic: topic, retain: retain) }
+        }.get()
+    }
+
+    private func seal(
+        _ payload: UnsafeRawBufferPointer, topic: String, retain: Bool
+    ) throws(SealedMQTTError)
+        -> [UInt8]
+    {
+        let policy = configuration.policy.policy(for: topic)
+        let sealer: Sealer
+        do {
+            switch policy.sealing {
+            case .signOnly:
+                sealer = try keys.signOnlySealer(for: topic)
+            case .primaryKey:
+                sealer = try keys.sealer(for: topic, signing: policy.demandsSignature ? .always : policy.signing)
+            }
+        } catch {
+            throw SealedMQTTError(
+                .sealingFailed, "cannot seal on topic \(topic): \(error.message)", keyringError: error)
+        }
+        if let suites = policy.allowedSuites {
+            let suite: Suite? = sealer.mode == .sign ? .ed25519 : keys.key(id: sealer.keyID, topic: topic)?.suite
+            guard let suite, suites.contains(suite) else {
+                throw SealedMQTTError(
+                    .policyViolation,
+                    "the key that seals on \(topic) has suite \(suite?.description ?? "unknown"), "
+                        + "which the topic's policy does not allow")
+            }
+        }
+        do {
+            if let context = configuration.context {
+                return try context.withUnsafeBytes { contextBytes in
+                    Result { () throws(SealError) in
+                        try sealer.seal(payload, topic: topic, context: contextBytes, retain: retain)
+                    }
+                }.get()
+            }
+            return try sealer.seal(payload, topic: topic, retain: retain)
+        } catch {
+            throw SealedMQTTError(.sealingFailed, "cannot seal on topic \(topic): \(error)", sealError: error)
+        }
+    }
+
+    /// Seals and publishes a payload.
+    ///
+    /// The topic's policy chooses the protection: its primary key (encrypt with an AEAD key, MAC with an HMAC key),
+    /// signed by the topic's signing identity per ``SealedTopicPolicy/signing`` (always when the policy requires
+    /// signatures), or sign-only (``PublishSealing/signOnly``). With `retain` the envelope is sealed for a retained
+    /// publish, so receivers accept the retained copy.
+    ///
+    /// - Returns: the broker's reason code (QoS 1/2).
+    /// - Throws: ``SealedMQTTError``: ``SealedMQTTError/Code/sealingFailed``,
+    ///   ``SealedMQTTError/Code/policyViolation``, ``SealedMQTTError/Code/transport``,
+    ///   ``SealedMQTTError/Code/shutDown``.
+    @discardableResult
+    public func publish(
+        to topic: String, payload: [UInt8], qos: MQTTQoS = .atMostOnce, retain: Bool = false
+    ) async throws(SealedMQTTError) -> MQTTReasonCode {
+        let envelope = try seal(payload, for: topic, retain: retain)
+        return try await send(envelope, topic: topic, qos: qos, retain: retain)
+    }
+
+    /// Seals and publishes the readable bytes of a buffer; see ``publish(to:payload:qos:retain:)``.
+    @discardableResult
+    public func publish(
+        to topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false
+    ) async throws(SealedMQTTError) -> MQTTReasonCode {
+        let envelope = try payload.withUnsafeReadableBytes { bytes in
+            Result { () throws(SealedMQTTError) in try seal(bytes, topic: topic, retain: retain) }
+        }.get()
+        return try await send(envelope, topic: topic, qos: qos, retain: retain)
+    }
+
+    /// Publishes a payload in clear, only on topics whose policy opted in (``SealedTopicPolicy/allowsPlaintext``).
+    ///
+    /// - Throws: ``SealedMQTTError/Code/policyViolation`` on any other topic; ``SealedMQTTError/Code/transport``.
+    @discardableResult
+    public func publishPlaintext(
+        to topic: String, payload: [UInt8], qos: MQTTQoS = .atMostOnce, retain: Bool = false
+    ) async throws(SealedMQTTError) -> MQTTReasonCode {
+        guard configuration.policy.policy(for: topic).allowsPlaintext else {
+            throw SealedMQTTError(.policyViolation, "topic \(topic) does not allow plaintext; publish sealed")
+        }
+        return try await send(payload, topic: topic, qos: qos, retain: retain)
+    }
+
+    private func send(
+        _ bytes: [UInt8], topic: String, qos: MQTTQoS, retain: Bool
+    ) async throws(SealedMQTTError)
+        -> MQTTReasonCode
+    {
+        let code: MQTTReasonCode
+        do {
+            code = try await client.publish(to: topic, payload: ByteBuffer(bytes: bytes), qos: qos, retain: retain)
+        } catch {
+            throw .transport(error, "publish to \(topic)")
+        }
+        await accounting.recordPublished()
+        return code
+    }
+
+    // MARK: Subscribing
+
+    /// Subscribes and returns the verified messages that match `topicFilter`.
+    ///
+    /// Each subscription has its own replay guard, so overlapping subscriptions each see a message once. For a
+    /// shared subscription (`$share/group/filter`) the envelope is opened with the concrete topic of each message.
+    ///
+    /// - Throws: ``SealedMQTTError/Code/transport`` when the broker refuses the subscription or the filter is
+    ///   invalid.
+    public func subscribe(
+        to topicFilter: String, qos: MQTTQoS = .atMostOnce
+    ) async throws(SealedMQTTError) -> SealedMessageStream {
+        let raw: MQTTMessageStream
+        do {
+            raw = try await client.subscribe(to: topicFilter, qos: qos)
+        } catch {
+            throw .transport(error, "subscribe to \(topicFilter)")
+        }
+        let pipeline = SubscriptionPipeline(
+            filter: topicFilter, keys: keys, configuration: configuration, workers: pool.queues.count,
+            accounting: accounting)
+        let pool = self.pool
+        let readers = self.readers
+        await readers.started()
+        Task {
+            await pipeline.read(raw, pool: pool)
+            await readers.finished()
+        }
+        return SealedMessageStream(topicFilter: topicFilter, buffer: pipeline.output)
+    }
+
+    /// Unsubscribes; the subscription's stream ends after the messages already received.
+    ///
+    /// - Throws: ``SealedMQTTError/Code/transport`` when the broker refuses.
+    public func unsubscribe(_ topicFilter: String) async throws(SealedMQTTError) {
+        do {
+            try await client.unsubscribe([topicFilter])
+        } catch {
+            throw .transport(error, "unsubscribe from \(topicFilter)")
+        }
+    }
+
+    // MARK: Accounting
+
+    /// The counters so far: delivered, plaintext, duplicates, rejections by reason, published.
+    public var statistics: SealedStatistics {
+        get async {
+            var statistics = await accounting.snapshot()
+            let counters = await pool.counters()
+            statistics.delivered = counters.delivered
+            statistics.plaintext = counters.plaintext
+            return statistics
+        }
+    }
+
+    /// A stream of every message dropped from now on (rejections and duplicates), for monitoring.
+    ///
+    /// The stream keeps the newest `capacity` entries when its consumer falls behind (older ones are discarded from
+    /// the stream, never from ``statistics``), so a slow monitor never slows message delivery. It ends when the
+    /// client disconnects.
+    public func rejections(bufferingNewest capacity: Int = 1024) async -> AsyncStream<SealedRejection> {
+        await accounting.observe(bufferingNewest: capacity)
+    }
+}
+
+/// Counts the subscription readers still running (``SealedMQTTClient/disconnect()`` waits for them).
+actor ReaderRegistry {
+    private(set) var active = 0
+
+    func started() { active += 1 }
+    func finished() { active -= 1 }
+}

@@ -1,0 +1,52 @@
+public import Logging
+import NIOCore
+public import Seal
+
+/// How a ``SealedMQTTClient`` seals, opens, verifies and reports.
+public struct SealedMQTTConfiguration: Sendable {
+    /// Per-topic-filter policies (signatures, signers, suites, plaintext, publish mode).
+    public var policy: SealedPolicy
+    /// Freshness and replay rules of each subscription's replay guard.
+    public var replayPolicy: ReplayPolicy
+    /// Verification workers (opening and signature verification run in parallel on this many tasks).
+    /// Default: the number of active cores. At least 1.
+    public var workerCount: Int
+    /// Messages waiting per worker before the subscription readers wait (bounded memory). Default 256.
+    public var workerQueueCapacity: Int
+    /// Verified messages buffered per subscription before the workers wait. Default 1024.
+    public var subscriptionBufferCapacity: Int
+    /// Application context bound into every envelope (sealing and opening), or nil. Both sides must agree.
+    public var context: [UInt8]?
+    /// At most one log line per rejection reason per this interval; the next line says how many were suppressed.
+    /// Default 1 s.
+    public var rejectionLogInterval: Duration
+    /// How long ``SealedMQTTClient/disconnect()`` waits for messages already received to be verified and handed to
+    /// their subscriptions before it stops the workers. Default 5 s.
+    public var drainTimeout: Duration
+    /// When a message names a key or signer the key source does not know, ask the source to reload
+    /// (``SealingKeySource/refreshKeys()``) and open the message once more. This makes a one-step rotation of a
+    /// shared keyring file (`Keyring.rotate`, `mqtt-seal keys rotate`) lossless even when the publisher reloads
+    /// first. Costs one `stat` of the keyring file per such message. Default true.
+    public var refreshesKeysOnUnknownID: Bool
+    /// The logger for rejections and lifecycle events.
+    public var logger: Logger
+
+    /// Creates a configuration; see each property for the defaults.
+    public init(
+        policy: SealedPolicy = .standard, replayPolicy: ReplayPolicy = ReplayPolicy(), workerCount: Int? = nil,
+        workerQueueCapacity: Int = 256, subscriptionBufferCapacity: Int = 1024, context: [UInt8]? = nil,
+        rejectionLogInterval: Duration = .seconds(1), drainTimeout: Duration = .seconds(5),
+        refreshesKeysOnUnknownID: Bool = true, logger: Logger = Logger(label: "mqtt.sealed")
+    ) {
+        self.policy = policy
+        self.replayPolicy = replayPolicy
+        self.workerCount = workerCount ?? System.coreCount
+        self.workerQueueCapacity = workerQueueCapacity
+        self.subscriptionBufferCapacity = subscriptionBufferCapacity
+        self.context = context
+        self.rejectionLogInterval = rejectionLogInterval
+        self.drainTimeout = drainTimeout
+        self.refreshesKeysOnUnknownID = refreshesKeysOnUnknownID
+        self.logger = logger
+    }
+}

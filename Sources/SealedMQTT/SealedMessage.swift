@@ -1,0 +1,76 @@
+public import MQTT
+public import Seal
+
+/// A received message that passed every check: opened and verified, or clear data on a topic that opted in.
+public struct SealedMessage: Sendable, Hashable {
+    /// The concrete topic it was published to (also for shared subscriptions).
+    public let topic: String
+    /// The application payload: decrypted, or the clear payload of MAC, sign-only and plaintext messages.
+    public let payload: [UInt8]
+    /// The MQTT retain flag of the delivery (`true` for a retained copy sent on subscribe).
+    public let retain: Bool
+    /// The QoS it was delivered with.
+    public let qos: MQTTQoS
+    /// What the envelope proved, or nil for plaintext passed through on an opted-in topic.
+    public let envelope: OpenedMessage?
+
+    /// Creates a message (for tests of code that consumes sealed messages).
+    public init(topic: String, payload: [UInt8], retain: Bool, qos: MQTTQoS, envelope: OpenedMessage?) {
+        self.topic = topic
+        self.payload = payload
+        self.retain = retain
+        self.qos = qos
+        self.envelope = envelope
+    }
+
+    /// Whether the payload arrived in clear without an envelope (only on topics whose policy allows plaintext).
+    public var isPlaintext: Bool { envelope == nil }
+    /// The sid of the signer whose Ed25519 signature verified: the sender's identity. Nil when unsigned.
+    public var signer: UInt32? { envelope?.signer }
+    /// The key id that opened the envelope (in sign-only mode the signer's id). Nil for plaintext.
+    public var keyID: UInt32? { envelope?.keyID }
+    /// The sender id of the envelope (equal to ``signer`` in signed modes). Nil for plaintext.
+    public var senderID: UInt32? { envelope?.senderID }
+    /// The envelope mode (encrypt, encrypt + sign, MAC, sign). Nil for plaintext.
+    public var mode: SealMode? { envelope?.mode }
+    /// The sender's timestamp, Unix milliseconds. Nil for plaintext.
+    public var timestampMilliseconds: UInt64? { envelope?.timestampMilliseconds }
+    /// The payload as UTF-8 text (invalid sequences are repaired).
+    public var payloadString: String { String(decoding: payload, as: UTF8.self) }
+}
+
+/// The messages of one sealed subscription, as an `AsyncSequence`.
+///
+/// Only messages that passed every check appear; rejected ones are counted (``SealedMQTTClient/statistics``) and
+/// reported on ``SealedMQTTClient/rejections(bufferingNewest:)``. Messages of one topic arrive in the order the
+/// broker delivered them; messages of different topics may interleave differently (they are verified in parallel).
+///
+/// The buffer holds at most ``SealedMQTTConfiguration/subscriptionBufferCapacity`` messages; when it is full the
+/// verification workers wait, then the client stops reading from the socket (see Specs/sealedmqtt.md,
+/// "Backpressure"). The sequence ends when the subscription is removed or the client disconnects, and throws a
+/// ``SealedMQTTError`` when the connection is lost for good. Only one task may iterate a stream.
+public struct SealedMessageStream: AsyncSequence, Sendable {
+    /// The element type.
+    public typealias Element = SealedMessage
+
+    /// The topic filter of the subscription (as subscribed, for example `$share/group/sensors/#`).
+    public let topicFilter: String
+    let buffer: DeliveryBuffer
+
+    init(topicFilter: String, buffer: DeliveryBuffer) {
+        self.topicFilter = topicFilter
+        self.buffer = buffer
+    }
+
+    /// Creates the iterator.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
+
+    /// The iterator.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let buffer: DeliveryBuffer
+
+        /// The next verified message; nil at the end. Throws `CancellationError` when the task is cancelled and
+        /// ``SealedMQTTError`` when the subscription ended with an error.
+        public mutating func next() async throws -> SealedMessage? { try await buffer.next() }
+    }
+}
