@@ -2,13 +2,20 @@ import ArgumentParser
 import Foundation
 import MQTT
 import NIOCore
+import Seal
+import SealedMQTT
 
-/// `mqtt-seal pub`: publishes like `mosquitto_pub` (plaintext; sealing is a later ``PayloadStep``).
+/// `mqtt-seal pub`: publishes like `mosquitto_pub`, sealing every payload with the keyring (or in clear with
+/// `--plain`).
 struct PubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pub",
         abstract: "Publish messages to an MQTT broker (flags as mosquitto_pub).",
         discussion: """
+            Every payload is sealed with the keyring (--keyring, default ./mqtt-seal.keyring): the primary key \
+            whose topic filter matches the topic best, signed by the topic's own signing identity when the \
+            keyring has one (or by --sign-as NAME). --plain sends in clear instead.
+
             Exactly one of -m, -f, -l, -s or -n says what to send. With -l every line of stdin is one message, \
             sent as it is read (an empty line is an empty message, as in mosquitto_pub 2.0); at QoS 1 and 2 \
             the lines are pipelined in order and the command exits once all are acknowledged. The default protocol is \
@@ -24,6 +31,11 @@ struct PubCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var broker: BrokerOptions
+
+    @OptionGroup var sealing: SealingOptions
+
+    @Option(help: ArgumentHelp("Sign with the keyring's signing identity of this name.", valueName: "name"))
+    var signAs: String?
 
     @Option(name: [.customShort("t"), .long], help: "The topic to publish to (no wildcards).")
     var topic: String?
@@ -57,12 +69,42 @@ struct PubCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingFailures {
-            try await publish(step: PlaintextStep())
+            switch try sealing.mode(role: "pub") {
+            case .plain:
+                if signAs != nil { throw CLIFailure(.usage, "pub: --sign-as needs a keyring, not --plain") }
+                try await publish { _ in PlaintextStep() }
+            case .sealed(let location):
+                let watcher = try location.watch { _ in }
+                let keys: any SealingKeySource = signAs.map { NamedIdentityKeys(keys: watcher, name: $0) } ?? watcher
+                var configuration = SealedMQTTConfiguration(logger: BrokerOptions.logger(debug: broker.debug))
+                if signAs != nil {
+                    do throws(SealedMQTTError) {
+                        try configuration.policy.setDefault(SealedTopicPolicy(signing: .always))
+                    } catch {
+                        throw CLIFailure(.usage, "pub: \(error.message)")
+                    }
+                }
+                // Refuse a topic the keyring cannot seal for before touching the broker.
+                if let topic, (try? MQTTTopic.validateName(topic)) != nil {
+                    do throws(KeyringError) {
+                        _ = try keys.sealer(for: topic, signing: signAs == nil ? .whenAvailable : .always)
+                    } catch {
+                        throw CLIFailure(keyringError: error, invalidArgument: .usage)
+                    }
+                }
+                let retain = retain
+                try await publish { client in
+                    SealingStep(
+                        sealed: SealedMQTTClient(client: client, keys: keys, configuration: configuration),
+                        retain: retain)
+                }
+            }
         }
     }
 
-    /// Checks the flags, reads the input, connects and publishes through `step`.
-    func publish(step: some PayloadStep) async throws {
+    /// Checks the flags, reads the input, connects and publishes through the step `makeStep` returns for the
+    /// connected client.
+    func publish<Step: PayloadStep>(makeStep: (MQTTClient) -> Step) async throws {
         let chosen = [
             ("-m", message != nil), ("-f", file != nil), ("-l", stdinLine), ("-s", stdinFile), ("-n", nullMessage),
         ].filter(\.1).map(\.0)
@@ -100,6 +142,7 @@ struct PubCommand: AsyncParsableCommand {
         }
 
         let client = try await broker.connect(resolved, role: "pub")
+        let step = makeStep(client)
         var sent = 0
         do {
             switch source {

@@ -1,13 +1,24 @@
 import ArgumentParser
 import MQTT
 import NIOCore
+import Seal
+import SealedMQTT
+import Synchronization
 
-/// `mqtt-seal sub`: subscribes and prints like `mosquitto_sub` (plaintext; opening is a later ``PayloadStep``).
+/// `mqtt-seal sub`: subscribes and prints like `mosquitto_sub`, opening and verifying every payload with the keyring
+/// (or in clear with `--plain`).
 struct SubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sub",
         abstract: "Subscribe to topics and print the messages (flags as mosquitto_sub).",
         discussion: """
+            Every message is opened and verified with the keyring (--keyring, default ./mqtt-seal.keyring, \
+            reloaded when the file changes); only verified payloads are printed (with -v: the topic, the sender \
+            and the payload). A rejected message is not printed: one line on stderr says why \
+            (mqtt-seal sub: rejected TOPIC: REASON). --require-signature and --allow-signer SID narrow what is \
+            accepted; --allow-plaintext FILTER lets clear payloads through on those topics. --plain prints \
+            every payload as received, without verification.
+
             Prints each message's payload on one line of stdout (with -v: the topic, a space, the payload), \
             exactly as received, one write per message. Several -t filters share one subscription at the \
             -q QoS. Retained messages are printed (and counted by -C) unless -R is given. -C COUNT exits 0 \
@@ -25,6 +36,21 @@ struct SubCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var broker: BrokerOptions
+
+    @OptionGroup var sealing: SealingOptions
+
+    @Flag(help: "Accept only signed messages.")
+    var requireSignature = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Accept only messages signed by this signer (8 hex digits; repeat for several).", valueName: "sid"))
+    var allowSigner: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Let payloads in clear through on topics matching this filter (repeat for several).", valueName: "filter"))
+    var allowPlaintext: [String] = []
 
     @Option(name: [.customShort("t"), .long], help: "A topic filter to subscribe to (repeat for several).")
     var topic: [String] = []
@@ -51,12 +77,34 @@ struct SubCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingFailures {
-            try await receive(step: PlaintextStep())
+            switch try sealing.mode(role: "sub") {
+            case .plain:
+                if requireSignature || !allowSigner.isEmpty || !allowPlaintext.isEmpty {
+                    throw CLIFailure(
+                        .usage, "sub: --require-signature, --allow-signer and --allow-plaintext need a keyring")
+                }
+                try await receive(step: PlaintextStep())
+            case .sealed(let location):
+                try await receiveSealed(location)
+            }
         }
+    }
+
+    /// The checked flags shared by both modes.
+    struct Checked {
+        let qos: MQTTQoS
+        let limit: Int?
+        let seconds: Int?
+        let resolved: BrokerOptions.Resolved
     }
 
     /// Checks the flags, connects, subscribes and prints every message that `step` lets through.
     func receive(step: some PayloadStep) async throws {
+        try await receivePlain(step: step, try check())
+    }
+
+    /// Validates the topic filters, QoS, -C and -W, and resolves the broker options.
+    func check() throws(CLIFailure) -> Checked {
         if topic.isEmpty { throw CLIFailure(.usage, "sub: at least one -t TOPIC is required") }
         for filter in topic {
             do {
@@ -72,8 +120,101 @@ struct SubCommand: AsyncParsableCommand {
         let seconds = try timeout.map { text throws(CLIFailure) in
             try BrokerOptions.integer(text, flag: "-W", in: 1...2_147_483)
         }
-        let resolved = try broker.resolve(role: "sub")
+        return Checked(qos: qos, limit: limit, seconds: seconds, resolved: try broker.resolve(role: "sub"))
+    }
 
+    /// Opens, verifies and prints through a ``SealedMQTTClient``: verified payloads on stdout, rejections on stderr.
+    func receiveSealed(_ location: KeyringLocation) async throws {
+        let checked = try check()
+        let policy = try sealedPolicy()
+        let watcher = try location.watch { event in
+            if case .rejected(let error) = event {
+                printError("mqtt-seal sub: keyring change ignored (the previous version stays): \(error.message)")
+            }
+        }
+        let configuration = SealedMQTTConfiguration(policy: policy, logger: BrokerOptions.logger(debug: broker.debug))
+        let client = try await broker.connect(checked.resolved, role: "sub")
+        let sealed = SealedMQTTClient(client: client, keys: watcher, configuration: configuration)
+        let deadline = checked.seconds.map { ContinuousClock.now + .seconds($0) }
+        let endpoint = checked.resolved.endpoint
+        let version = checked.resolved.configuration.protocolVersion
+        var streams: [SealedMessageStream] = []
+        for filter in topic {
+            do throws(SealedMQTTError) {
+                streams.append(try await sealed.subscribe(to: filter, qos: checked.qos))
+            } catch {
+                await sealed.disconnect()
+                throw BrokerOptions.brokerFailure(
+                    error.mqttError ?? error, doing: "sub: subscribe to \(filter)", endpoint: endpoint, version: version
+                )
+            }
+        }
+        if broker.debug {
+            printError(
+                "mqtt-seal sub: subscribed to \(topic.joined(separator: ", ")) (sealed, keyring \(location.path))")
+        }
+        let rejections = await sealed.rejections()
+        let printer = SealedPrinter(
+            printer: Printer(verbose: verbose, newline: !noNewline), keys: watcher, limit: checked.limit)
+        let skipRetained = skipRetained
+        let debug = broker.debug
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await watcher.run()
+                    throw CancellationError()
+                }
+                group.addTask {
+                    for await rejection in rejections {
+                        if rejection.reason.isDuplicate && !debug { continue }
+                        printError("mqtt-seal sub: rejected \(rejection.topic): \(rejection.reason)")
+                    }
+                    throw CancellationError()
+                }
+                for stream in streams {
+                    group.addTask {
+                        for try await message in stream {
+                            if skipRetained && message.retain { continue }
+                            if try printer.print(message) { return }
+                        }
+                        throw CLIFailure(.ioError, "sub: connection to \(endpoint) ended")
+                    }
+                }
+                if let seconds = checked.seconds, let deadline {
+                    group.addTask {
+                        try await Task.sleep(until: deadline, clock: .continuous)
+                        throw CLIFailure(.timedOut, "sub: timed out after \(seconds) s (-W)")
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            await sealed.disconnect()
+            let cause = (error as? SealedMQTTError)?.mqttError ?? error
+            throw BrokerOptions.brokerFailure(cause, doing: "sub", endpoint: endpoint, version: version)
+        }
+        await sealed.disconnect()
+    }
+
+    /// The receive policy from `--require-signature`, `--allow-signer` and `--allow-plaintext`.
+    func sealedPolicy() throws(CLIFailure) -> SealedPolicy {
+        var signers: Set<UInt32> = []
+        for text in allowSigner { signers.insert(try KeyringArgument.id(text)) }
+        do throws(SealedMQTTError) {
+            var policy = try SealedPolicy(
+                default: SealedTopicPolicy(
+                    requiresSignature: requireSignature, allowedSigners: signers.isEmpty ? nil : signers))
+            for filter in allowPlaintext { try policy.set(.plaintext, for: filter) }
+            return policy
+        } catch {
+            throw CLIFailure(.usage, "sub: \(error.message)")
+        }
+    }
+
+    /// Connects, subscribes and prints through `step` (the `--plain` path).
+    private func receivePlain(step: some PayloadStep, _ checked: Checked) async throws {
+        let (qos, limit, seconds, resolved) = (checked.qos, checked.limit, checked.seconds, checked.resolved)
         let client = try await broker.connect(resolved, role: "sub")
         let deadline = seconds.map { ContinuousClock.now + .seconds($0) }
         let stream: MQTTMessageStream
@@ -146,5 +287,48 @@ struct Printer: Sendable {
         payload.withUnsafeReadableBytes { line += $0 }
         if newline { line.append(UInt8(ascii: "\n")) }
         try StandardStreams.writeOut(line)
+    }
+}
+
+/// Prints verified messages for `sub` (with `-v`: topic, sender, payload) and counts them for `-C` across all
+/// subscriptions.
+final class SealedPrinter: Sendable {
+    let printer: Printer
+    let keys: KeyringWatcher
+    let limit: Int?
+    private let printed = Mutex(0)
+
+    init(printer: Printer, keys: KeyringWatcher, limit: Int?) {
+        self.printer = printer
+        self.keys = keys
+        self.limit = limit
+    }
+
+    /// Prints one message; true when `-C` is reached (or stdout was closed) and the command should end.
+    func print(_ message: SealedMessage) throws(CLIFailure) -> Bool {
+        let index = printed.withLock { count -> Int in
+            count += 1
+            return count
+        }
+        if let limit, index > limit { return true }
+        var topic = message.topic
+        if printer.verbose { topic += " " + sender(of: message) }
+        do throws(StandardStreams.WriteFailure) {
+            try printer.print(topic: topic, payload: ByteBuffer(bytes: message.payload))
+        } catch {
+            if case .failed(let code) = error {
+                throw CLIFailure(.ioError, "sub: cannot write to stdout (errno \(code))")
+            }
+            return true
+        }
+        return limit.map { index >= $0 } ?? false
+    }
+
+    /// The signer's name (or sid) for a signed message, `plaintext` for clear data, `-` when unsigned.
+    private func sender(of message: SealedMessage) -> String {
+        guard let envelope = message.envelope else { return "plaintext" }
+        guard let sid = envelope.signer else { return "-" }
+        let keyring = keys.current.keyring
+        return keyring.signer(sid)?.name ?? keyring.identity(sid)?.name ?? KeyringID.format(sid)
     }
 }

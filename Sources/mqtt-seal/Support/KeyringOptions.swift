@@ -26,8 +26,36 @@ struct KeyringOptions: ParsableArguments {
         if keyring.isEmpty { throw ValidationError("--keyring must not be empty") }
     }
 
+    /// Where the keyring is and what unlocks it.
+    var location: KeyringLocation {
+        KeyringLocation(path: keyring, passphraseFile: passphraseFile, kekFile: kekFile)
+    }
+
     /// The keyring file.
-    var file: KeyringFile { KeyringFile(path: keyring) }
+    var file: KeyringFile { location.file }
+
+    /// See ``KeyringLocation/credential(confirm:)``.
+    func credential(confirm: Bool = false) throws(CLIFailure) -> KeyringCredential {
+        try location.credential(confirm: confirm)
+    }
+
+    /// See ``KeyringLocation/load()``.
+    func load() throws(CLIFailure) -> Keyring { try location.load() }
+
+    /// See ``KeyringLocation/update(_:)``.
+    func update<Result>(_ body: (inout Keyring) throws(KeyringError) -> Result) throws(CLIFailure) -> Result {
+        try location.update(body)
+    }
+}
+
+/// A keyring file and the way to unlock it, as the command line gave them.
+struct KeyringLocation: Sendable {
+    let path: String
+    let passphraseFile: String?
+    let kekFile: String?
+
+    /// The keyring file.
+    var file: KeyringFile { KeyringFile(path: path) }
 
     /// The credential, from `--kek-file`, `--passphrase-file`, `MQTT_SEAL_PASSPHRASE` or a prompt, in that order.
     ///
@@ -48,6 +76,16 @@ struct KeyringOptions: ParsableArguments {
         let credential = try credential()
         do {
             return try file.load(credential: credential)
+        } catch {
+            throw CLIFailure(keyringError: error)
+        }
+    }
+
+    /// A hot-reloading view of the keyring (for long-running commands).
+    func watch(onEvent: @escaping @Sendable (KeyringWatcher.Event) -> Void) throws(CLIFailure) -> KeyringWatcher {
+        let credential = try credential()
+        do {
+            return try KeyringWatcher(file: file, credential: credential, onEvent: onEvent)
         } catch {
             throw CLIFailure(keyringError: error)
         }

@@ -34,6 +34,7 @@ final class BackgroundCLI: @unchecked Sendable {
         try? FileManager.default.removeItem(at: folder)
     }
 
+    var outData: Data { (try? Data(contentsOf: folder.appendingPathComponent("stdout"))) ?? Data() }
     var out: String { (try? String(contentsOf: folder.appendingPathComponent("stdout"), encoding: .utf8)) ?? "" }
     var err: String { (try? String(contentsOf: folder.appendingPathComponent("stderr"), encoding: .utf8)) ?? "" }
 
