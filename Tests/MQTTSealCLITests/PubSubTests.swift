@@ -65,7 +65,8 @@ struct PubSubTests {
         let sub = try await Self.startSub(
             Self.plain(broker) + ["-t", "lines/a", "-t", "other/+", "-q", "1", "-C", "5", "-v", "-W", "20"])
         let lines = try CLIRunner.run(
-            ["pub", "--plain"] + Self.plain(broker) + ["-t", "lines/a", "-q", "1", "-l"], stdin: Data("one\ntwo\n\nthree".utf8))
+            ["pub", "--plain"] + Self.plain(broker) + ["-t", "lines/a", "-q", "1", "-l"],
+            stdin: Data("one\ntwo\n\nthree".utf8))
         #expect(lines.status == 0, "stderr: \(lines.err)")
         let single = try CLIRunner.run(["pub", "--plain"] + Self.plain(broker) + ["-t", "other/x", "-m", "four"])
         #expect(single.status == 0, "stderr: \(single.err)")
@@ -101,7 +102,8 @@ struct PubSubTests {
             let result = try CLIRunner.run(["pub", "--plain"] + Self.plain(broker) + arguments)
             #expect(result.status == 0, "stderr: \(result.err)")
         }
-        let stdin = try CLIRunner.run(["pub", "--plain"] + Self.plain(broker) + ["-t", "modes/s", "-s"], stdin: Data("a\nb".utf8))
+        let stdin = try CLIRunner.run(
+            ["pub", "--plain"] + Self.plain(broker) + ["-t", "modes/s", "-s"], stdin: Data("a\nb".utf8))
         #expect(stdin.status == 0, "stderr: \(stdin.err)")
         #expect(try await sub.wait() == 0, "stderr: \(sub.err)")
         #expect(sub.out == "modes/f file body\nmodes/n \nmodes/s a\nb\n")
@@ -110,9 +112,11 @@ struct PubSubTests {
     @Test func retainedMessageReachesALaterSubscriberUnlessSkipped() async throws {
         let broker = try await LocalBroker.start()
         defer { broker.stopNow() }
-        let pub = try CLIRunner.run(["pub", "--plain"] + Self.plain(broker) + ["-t", "state/door", "-q", "1", "-r", "-m", "open"])
+        let pub = try CLIRunner.run(
+            ["pub", "--plain"] + Self.plain(broker) + ["-t", "state/door", "-q", "1", "-r", "-m", "open"])
         #expect(pub.status == 0, "stderr: \(pub.err)")
-        let later = try CLIRunner.run(["sub", "--plain"] + Self.plain(broker) + ["-t", "state/door", "-C", "1", "-W", "10"])
+        let later = try CLIRunner.run(
+            ["sub", "--plain"] + Self.plain(broker) + ["-t", "state/door", "-C", "1", "-W", "10"])
         #expect(later.status == 0, "stderr: \(later.err)")
         #expect(later.out == "open\n")
         // -R skips the stale message, so nothing arrives: -W ends it with 75 and one line.
@@ -146,7 +150,8 @@ struct PubSubTests {
 
         // The mTLS listener refuses a client without a certificate.
         let noCert = try CLIRunner.run([
-            "pub", "--plain", "-h", "localhost", "-p", "\(mtlsPort)", "--cafile", certificates.caFile, "-t", "secure/t", "-m", "x",
+            "pub", "--plain", "-h", "localhost", "-p", "\(mtlsPort)", "--cafile", certificates.caFile, "-t", "secure/t",
+            "-m", "x",
         ])
         #expect(noCert.status == 74, "stderr: \(noCert.err)")
         #expect(noCert.err.hasPrefix("mqtt-seal: "))
@@ -154,7 +159,8 @@ struct PubSubTests {
 
         // A CA that did not sign the server certificate is refused.
         let wrongCA = try CLIRunner.run([
-            "pub", "--plain", "-h", "localhost", "-p", "\(tlsPort)", "--cafile", certificates.wrongCAFile, "-t", "secure/t",
+            "pub", "--plain", "-h", "localhost", "-p", "\(tlsPort)", "--cafile", certificates.wrongCAFile, "-t",
+            "secure/t",
             "-m", "x",
         ])
         #expect(wrongCA.status == 74, "stderr: \(wrongCA.err)")
@@ -167,7 +173,8 @@ struct PubSubTests {
         let certificates = try #require(broker.certificates)
         let port = try #require(broker.mismatchedHostPort)
         let arguments = [
-            "pub", "--plain", "-h", "localhost", "-p", "\(port)", "--cafile", certificates.caFile, "-t", "t", "-q", "1", "-m", "x",
+            "pub", "--plain", "-h", "localhost", "-p", "\(port)", "--cafile", certificates.caFile, "-t", "t", "-q", "1",
+            "-m", "x",
         ]
         let refused = try CLIRunner.run(arguments)
         #expect(refused.status == 74, "stderr: \(refused.err)")
@@ -184,7 +191,8 @@ struct PubSubTests {
         let broker = try await LocalBroker.start(.init(users: [.init("alice", password: "s3cret")]))
         defer { broker.stopNow() }
         let base = ["-V", version, "-t", "auth/t"]
-        let good = try CLIRunner.run(["pub", "--plain"] + Self.plain(broker) + base + ["-u", "alice", "-P", "s3cret", "-m", "x"])
+        let good = try CLIRunner.run(
+            ["pub", "--plain"] + Self.plain(broker) + base + ["-u", "alice", "-P", "s3cret", "-m", "x"])
         #expect(good.status == 0, "stderr: \(good.err)")
         let goodSub = try CLIRunner.run(
             ["sub", "--plain"] + Self.plain(broker) + base + ["-u", "alice", "-P", "s3cret", "-W", "1"])
@@ -206,7 +214,8 @@ struct PubSubTests {
         // and, in MQTT 5, in the PUBACK.
         let broker = try await LocalBroker.start(.init(anonymousDeniedTopics: ["denied/#"]))
         defer { broker.stopNow() }
-        let sub = try CLIRunner.run(["sub", "--plain"] + Self.plain(broker) + ["-V", version, "-t", "denied/x", "-W", "5"])
+        let sub = try CLIRunner.run(
+            ["sub", "--plain"] + Self.plain(broker) + ["-V", version, "-t", "denied/x", "-W", "5"])
         #expect(sub.status == 77, "stderr: \(sub.err)")
         #expect(sub.err.hasPrefix("mqtt-seal: sub: subscribe to denied/x: the broker at "), "stderr: \(sub.err)")
         #expect(sub.err.split(separator: "\n").count == 1, "stderr: \(sub.err)")
@@ -229,10 +238,16 @@ struct PubSubTests {
         (["pub", "--plain", "-t", "t"], "mqtt-seal: pub: say what to send with -m, -f, -l, -s or -n"),
         (["pub", "--plain", "-m", "x"], "mqtt-seal: pub: -t TOPIC is required"),
         (["pub", "--plain", "-t", "t", "-m", "x", "-q", "3"], "mqtt-seal: -q must be 0, 1 or 2, not '3'"),
-        (["pub", "--plain", "-t", "t", "-m", "x", "-V", "4"], "mqtt-seal: -V must be mqttv311 (311) or mqttv5 (5), not '4'"),
+        (
+            ["pub", "--plain", "-t", "t", "-m", "x", "-V", "4"],
+            "mqtt-seal: -V must be mqttv311 (311) or mqttv5 (5), not '4'"
+        ),
         (["pub", "--plain", "-t", "t", "-m", "x", "-V", "mqttv31"], "mqtt-seal: -V mqttv31 is not supported"),
         (["pub", "--plain", "-t", "a/#", "-m", "x"], "mqtt-seal: pub: invalid topic 'a/#'"),
-        (["pub", "--plain", "-t", "t", "-m", "x", "-p", "70000"], "mqtt-seal: -p must be a whole number from 1 to 65535"),
+        (
+            ["pub", "--plain", "-t", "t", "-m", "x", "-p", "70000"],
+            "mqtt-seal: -p must be a whole number from 1 to 65535"
+        ),
         (["pub", "--plain", "-t", "t", "-m", "x", "--insecure"], "mqtt-seal: --insecure needs --cafile"),
         (
             ["pub", "--plain", "-t", "t", "-m", "x", "--cafile", "/etc/hostname", "--cert", "/etc/hostname"],
