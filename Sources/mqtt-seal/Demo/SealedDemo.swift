@@ -1,8 +1,10 @@
 import Foundation
 import LocalBroker
+import Logging
 import MQTT
 import NIOCore
 import Seal
+import SealedMQTT
 import Synchronization
 
 /// The demo's story, step by step; prints what happens as it goes.
@@ -77,51 +79,50 @@ final class SealedDemo: Sendable {
             "keyring     \(keyringFile.path): key \(KeyringID.format(firstKey)) (xchacha20poly1305, primary), signer \(KeyringID.format(signer))"
         )
 
-        // 2. Publisher and subscriber each watch the keyring file, as two separate processes would.
-        let publisherKeys = try watch()
-        let subscriberKeys = try watch()
-        let opener = Opener(keys: subscriberKeys)
-
-        let subscriber = try client("demo-subscriber", host: host, port: port)
-        let publisher = try client("demo-publisher", host: host, port: port)
+        // 2. Publisher and subscriber each watch the keyring file, as two separate processes would, and each wraps
+        //    its MQTT client in a SealedMQTTClient. The attacker is a plain MQTT client that records the wire.
+        let quiet = SealedMQTTConfiguration(logger: Logger(label: "demo", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let publisher = SealedMQTTClient(
+            client: try client("demo-publisher", host: host, port: port), keys: try watch(), configuration: quiet)
+        let subscriber = SealedMQTTClient(
+            client: try client("demo-subscriber", host: host, port: port), keys: try watch(), configuration: quiet)
         let attacker = try client("demo-attacker", host: host, port: port)
         do {
-            for client in [subscriber, publisher, attacker] { try await client.connect() }
+            for sealed in [subscriber, publisher] { try await sealed.connect() }
+            try await attacker.connect()
         } catch {
             throw CLIFailure(.ioError, "demo: cannot connect to the broker at \(host):\(port): \(error)")
         }
-        let stream = try await subscriber.subscribe(to: [
-            MQTTSubscription(topicFilter: topicPrefixFilter, options: .init(qos: .atLeastOnce))
-        ])
+        let stream = try await subscriber.subscribe(to: topicPrefixFilter, qos: .atLeastOnce)
+        let rejections = await subscriber.rejections()
+        let wire = try await attacker.subscribe(to: topic, qos: .atLeastOnce)
 
-        let tally = Mutex(Tally())
-        let expected = count + 3
+        let tally = TallyBox()
         let receiving = Task {
-            var received = 0
             for try await message in stream {
-                received += 1
-                let bytes = Array(buffer: message.payload)
-                do throws(SealError) {
-                    let opened = try opener.open(bytes, topic: message.topic, retained: message.retain)
-                    let text = String(decoding: opened.payload, as: UTF8.self)
-                    let index = Int(text.split(separator: "#").last ?? "") ?? -1
-                    tally.withLock {
-                        $0.verified.append(index)
-                        $0.keysSeen.insert(opened.keyID)
-                    }
-                    say(
-                        "subscriber  ✔ \(message.topic)  \"\(text)\"  key \(KeyringID.format(opened.keyID)) signer \(opened.signer.map(KeyringID.format) ?? "-")"
-                    )
-                } catch {
-                    tally.withLock { $0.rejected.append(error.reason.description) }
-                    say("subscriber  ✘ \(message.topic)  rejected: \(error.code) (reason: \(error.reason))")
+                let text = message.payloadString
+                let index = Int(text.split(separator: "#").last ?? "") ?? -1
+                tally.state.withLock {
+                    $0.verified.append(index)
+                    if let kid = message.keyID { $0.keysSeen.insert(kid) }
                 }
-                if received >= expected { break }
+                say(
+                    "subscriber  ✔ \(message.topic)  \"\(text)\"  key \(message.keyID.map(KeyringID.format) ?? "-") signer \(message.signer.map(KeyringID.format) ?? "-")"
+                )
             }
+        }
+        let rejecting = Task {
+            for await rejection in rejections {
+                tally.state.withLock { $0.rejected.append(rejection.reason.description) }
+                say("subscriber  ✘ \(rejection.topic)  rejected (reason: \(rejection.reason))")
+            }
+        }
+        let capturing = Task { () -> [UInt8] in
+            for try await message in wire { return Array(buffer: message.payload) }
+            return []
         }
 
         // 3. Publish, rotating the key half-way through.
-        var captured: [UInt8] = []
         var secondKey: UInt32 = 0
         for index in 1...count {
             if index == count / 2 + 1 {
@@ -130,20 +131,28 @@ final class SealedDemo: Sendable {
                     return (try keyring.rotate(), old)
                 }
                 secondKey = newKid
-                publisherKeys.checkNow()
-                subscriberKeys.checkNow()
                 say(
                     "operator    rotated: key \(KeyringID.format(newKid)) is primary, \(KeyringID.format(oldKid)) is decrypt-only"
                 )
+                // The publisher notices the new file (a running process polls it; the demo does not wait a whole
+                // poll interval). The subscriber has not reloaded yet: the first envelope under the new key makes it
+                // re-read the keyring before deciding.
+                _ = publisher.keys.refreshKeys()
             }
-            let sealer = try publisherKeys.sealer(for: topic, sign: true)
-            let envelope = try sealer.seal(Array("reading #\(index)".utf8), topic: topic)
-            if index == 1 { captured = envelope }
-            say("publisher   → \(topic)  \(envelope.count) bytes sealed with key \(KeyringID.format(sealer.keyID))")
-            try await publisher.publish(to: topic, payload: ByteBuffer(bytes: envelope), qos: .atLeastOnce)
+            let payload = Array("reading #\(index)".utf8)
+            let sealer = try publisher.keys.sealer(for: topic, signing: .whenAvailable)
+            say(
+                "publisher   → \(topic)  \(sealer.overhead + payload.count) bytes sealed with key \(KeyringID.format(sealer.keyID))"
+            )
+            do {
+                try await publisher.publish(to: topic, payload: payload, qos: .atLeastOnce)
+            } catch {
+                throw CLIFailure(.ioError, "demo: publish: \(error)")
+            }
         }
 
-        // 4. The attacker replays, tampers with and re-routes the first captured envelope.
+        // 4. The attacker replays, tampers with and re-routes the first envelope it saw on the wire.
+        let captured = try await withTimeout(seconds: 10) { try await capturing.value }
         say("attacker    → replays message #1 on \(topic)")
         try await attacker.publish(to: topic, payload: ByteBuffer(bytes: captured), qos: .atLeastOnce)
         var tampered = captured
@@ -155,16 +164,20 @@ final class SealedDemo: Sendable {
         try await attacker.publish(to: elsewhere, payload: ByteBuffer(bytes: captured), qos: .atLeastOnce)
 
         // 5. Wait (bounded) for everything to arrive, then summarise.
+        let expected = count + 3
         let deadline = ContinuousClock.now + .seconds(15)
-        while tally.withLock({ $0.verified.count + $0.rejected.count }) < expected && ContinuousClock.now < deadline {
+        while tally.state.withLock({ $0.verified.count + $0.rejected.count }) < expected
+            && ContinuousClock.now < deadline
+        {
             try await Task.sleep(for: .milliseconds(20))
         }
         receiving.cancel()
+        rejecting.cancel()
         await subscriber.disconnect()
         await publisher.disconnect()
         await attacker.disconnect()
 
-        let result = tally.withLock { $0 }
+        let result = tally.state.withLock { $0 }
         let allVerified = result.verified.sorted() == Array(1...count)
         let allRejected = result.rejected.count == 3
         let bothKeys = result.keysSeen == [firstKey, secondKey]
@@ -197,6 +210,24 @@ final class SealedDemo: Sendable {
         }
     }
 
+    /// Waits for `body` at most `seconds`; a demo step that hangs is a failure, never a wait.
+    private func withTimeout<R: Sendable>(
+        seconds: Int, _ body: @escaping @Sendable () async throws -> R
+    ) async throws -> R {
+        try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw CLIFailure(.ioError, "demo: the attacker saw nothing on the wire within \(seconds) s")
+            }
+            return value
+        }
+    }
+
     private func watch() throws -> KeyringWatcher {
         do {
             return try KeyringWatcher(file: keyringFile, credential: credential, pollInterval: .milliseconds(100)) {
@@ -217,6 +248,11 @@ final class SealedDemo: Sendable {
             throw CLIFailure(.ioError, "demo: \(error)")
         }
     }
+}
+
+/// The subscriber's tally, shared by the tasks that receive, reject and wait.
+final class TallyBox: Sendable {
+    let state = Mutex(SealedDemo.Tally())
 }
 
 /// Prints one line of the demo's story on stdout.
