@@ -15,6 +15,13 @@ public struct SealedMQTTConfiguration: Sendable {
     public var workerQueueCapacity: Int
     /// Verified messages buffered per subscription before the workers wait. Default 1024.
     public var subscriptionBufferCapacity: Int
+    /// How far the worker pool may run ahead of the oldest message of a subscription that is not yet opened, or nil
+    /// for half the replay window (``ReplayPolicy/window`` / 2, default 128). A message is then overtaken by fewer
+    /// than this many later messages before its replay check, so the pool itself never pushes a genuine message
+    /// below the replay window (the other half is left for reordering before the client: QoS 1 redelivery,
+    /// concurrent publishers). A topic whose worker is busy holds back the rest of the subscription by at most this
+    /// many messages.
+    public var maxInFlightPerSubscription: Int?
     /// Application context bound into every envelope (sealing and opening), or nil. Both sides must agree.
     public var context: [UInt8]?
     /// At most one log line per rejection reason per this interval; the next line says how many were suppressed.
@@ -34,7 +41,8 @@ public struct SealedMQTTConfiguration: Sendable {
     /// Creates a configuration; see each property for the defaults.
     public init(
         policy: SealedPolicy = .standard, replayPolicy: ReplayPolicy = ReplayPolicy(), workerCount: Int? = nil,
-        workerQueueCapacity: Int = 256, subscriptionBufferCapacity: Int = 1024, context: [UInt8]? = nil,
+        workerQueueCapacity: Int = 256, subscriptionBufferCapacity: Int = 1024, maxInFlightPerSubscription: Int? = nil,
+        context: [UInt8]? = nil,
         rejectionLogInterval: Duration = .seconds(1), drainTimeout: Duration = .seconds(5),
         refreshesKeysOnUnknownID: Bool = true, logger: Logger = Logger(label: "mqtt.sealed")
     ) {
@@ -43,10 +51,16 @@ public struct SealedMQTTConfiguration: Sendable {
         self.workerCount = workerCount ?? System.coreCount
         self.workerQueueCapacity = workerQueueCapacity
         self.subscriptionBufferCapacity = subscriptionBufferCapacity
+        self.maxInFlightPerSubscription = maxInFlightPerSubscription
         self.context = context
         self.rejectionLogInterval = rejectionLogInterval
         self.drainTimeout = drainTimeout
         self.refreshesKeysOnUnknownID = refreshesKeysOnUnknownID
         self.logger = logger
     }
+}
+
+extension SealedMQTTConfiguration {
+    /// The in-flight limit in force: ``maxInFlightPerSubscription`` or half the replay window, at least 1.
+    var effectiveInFlightLimit: Int { max(1, maxInFlightPerSubscription ?? replayPolicy.window / 2) }
 }

@@ -382,6 +382,52 @@ struct SealedDeliveryTests {
         await subscriber.disconnect()
     }
 
+    /// One signed sender on eight topics, 8,000 messages queued up before the subscriber drains them on four
+    /// workers: the workers run ahead of one another, but never by more than the in-flight limit (half the replay
+    /// window, here 16 of 32), so no genuine message falls below the sender's replay window (`outsideWindow`).
+    @Test func parallelVerificationOfOneSenderStaysWithinTheReplayWindow() async throws {
+        let broker = try await LocalBroker.start(.init(maxQueuedMessages: 100_000))
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in
+            try addPrimary(&keyring)
+            try keyring.newSigningIdentity()
+        }
+        let policy = try SealedPolicy(default: .signed())
+        let sealer = try await broker.sealedClient("window-sealer", keys: try keys.watcher(), policy: policy)
+        let total = 8_000
+        var envelopes: [(topic: String, bytes: [UInt8])] = []
+        for index in 0..<total {
+            let topic = "window/\(index % 8)"
+            envelopes.append((topic, try sealer.seal(bytes("m \(index)"), for: topic)))
+        }
+        let subscriber = try await broker.sealedClient("window-sub", keys: try keys.watcher(), policy: policy) {
+            $0.workerCount = 4
+            $0.replayPolicy = ReplayPolicy(window: 32)  // a small window makes any excess reordering visible
+        }
+        let stream = try await subscriber.subscribe(to: "window/#", qos: .atLeastOnce)
+        let publisher = try await broker.rawClient("window-pub")
+        // In sealing order (the only reordering is then the pool's), all before the subscriber drains anything.
+        for envelope in envelopes {
+            try await publisher.publish(
+                to: envelope.topic, payload: ByteBuffer(bytes: envelope.bytes), qos: .atLeastOnce)
+        }
+        let received = try await withTimeout(60, "draining") { () throws -> [SealedMessage] in
+            var received: [SealedMessage] = []
+            for try await message in stream {
+                received.append(message)
+                if received.count == total { break }
+            }
+            return received
+        }
+        #expect(Set(received.map(index(of:))) == Set(0..<total))
+        let statistics = await subscriber.statistics
+        #expect(statistics.rejections.isEmpty)
+        #expect(statistics.delivered == total)
+        await sealer.disconnect()
+        await subscriber.disconnect()
+        await publisher.disconnect()
+    }
+
     @Test func runsAsAServiceAndStopsOnGracefulShutdown() async throws {
         let broker = try await LocalBroker.start()
         defer { broker.stopNow() }

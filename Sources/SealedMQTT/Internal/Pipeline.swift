@@ -96,8 +96,8 @@ final class VerificationPool: Sendable {
         var outcome: WorkOutcome?
         while let job = await queue.next(reporting: outcome) {
             switch job {
-            case .message(let message, let pipeline):
-                outcome = await pipeline.handle(message)
+            case .message(let message, let pipeline, let ticket):
+                outcome = await pipeline.handle(message, ticket: ticket)
             case .drain(let pipeline):
                 await pipeline.output.workerDrained()
                 outcome = nil
@@ -152,7 +152,9 @@ final class SubscriptionPipeline: Sendable {
         self.policy = configuration.policy
         self.context = configuration.context
         self.refreshesKeys = configuration.refreshesKeysOnUnknownID
-        self.output = DeliveryBuffer(capacity: configuration.subscriptionBufferCapacity, workers: workers)
+        self.output = DeliveryBuffer(
+            capacity: configuration.subscriptionBufferCapacity, workers: workers,
+            inFlightLimit: configuration.effectiveInFlightLimit)
         self.accounting = accounting
     }
 
@@ -163,7 +165,10 @@ final class SubscriptionPipeline: Sendable {
         var stopped = false
         do {
             for try await message in stream {
-                let accepted = await pool.queue(for: message.topic).send(.message(message, self))
+                var accepted = false
+                if let ticket = await output.reserve() {
+                    accepted = await pool.queue(for: message.topic).send(.message(message, self, ticket: ticket))
+                }
                 if !accepted {
                     stopped = true
                     break
@@ -188,7 +193,7 @@ final class SubscriptionPipeline: Sendable {
     }
 
     /// Opens, verifies and applies the topic's policy; delivers or records the rejection.
-    func handle(_ message: MQTTMessage) async -> WorkOutcome {
+    func handle(_ message: MQTTMessage, ticket: UInt64) async -> WorkOutcome {
         let topicPolicy = policy.policy(for: message.topic)
         var result = message.payload.withUnsafeReadableBytes { bytes in
             openEnvelope(bytes, topic: message.topic, retained: message.retain)
@@ -214,17 +219,18 @@ final class SubscriptionPipeline: Sendable {
                 let delivered = SealedMessage(
                     topic: message.topic, payload: opened.payload, retain: message.retain, qos: message.qos,
                     envelope: opened)
-                return await output.send(delivered) ? .delivered : .dropped
+                return await output.send(delivered, ticket: ticket) ? .delivered : .dropped
             }
         case .failure(let error):
             if error.reason == .malformed && topicPolicy.allowsPlaintext {
                 let clear = SealedMessage(
                     topic: message.topic, payload: Array(buffer: message.payload), retain: message.retain,
                     qos: message.qos, envelope: nil)
-                return await output.send(clear) ? .plaintext : .dropped
+                return await output.send(clear, ticket: ticket) ? .plaintext : .dropped
             }
             rejection = SealedRejection.Reason(error.reason)
         }
+        await output.release(ticket)
         await accounting.record(
             SealedRejection(
                 topic: message.topic, subscription: filter, reason: rejection, retain: message.retain, qos: message.qos,

@@ -3,6 +3,12 @@ import NIOCore
 
 /// The verified messages of one subscription, waiting for its consumer. Bounded: a worker that finds it full waits
 /// (in FIFO order) until the consumer takes a message.
+///
+/// It also bounds how far the worker pool may reorder the subscription's messages: the reader takes a ticket for
+/// every message (``reserve()``) and may only run `inFlightLimit` tickets ahead of the oldest message not yet opened
+/// (``release(_:)`` after the worker opened it), a sliding window. So a message is overtaken by fewer than
+/// `inFlightLimit` later ones before its replay check; the replay guard accepts anything overtaken by fewer than its
+/// window, so parallel verification never pushes a genuine message below the window.
 actor DeliveryBuffer {
     private var buffer = CircularBuffer<SealedMessage>(initialCapacity: 16)
     private let capacity: Int
@@ -12,18 +18,55 @@ actor DeliveryBuffer {
     private var endError: SealedMQTTError?
     private var pendingDrains: Int
     private var nextReceiverID: UInt64 = 0
+    private let inFlightLimit: Int
+    private var nextTicket: UInt64 = 0
+    private var oldestTicket: UInt64 = 0
+    /// Tickets released out of order, by `ticket % inFlightLimit` (all tickets in flight fit).
+    private var released: [Bool]
+    private var reservers = CircularBuffer<CheckedContinuation<Bool, Never>>(initialCapacity: 1)
 
     /// - Parameters:
     ///   - capacity: the most messages buffered.
     ///   - workers: how many drain markers end the stream (one per worker, after the reader's last message).
-    init(capacity: Int, workers: Int) {
+    ///   - inFlightLimit: the most messages of this subscription in the worker pool at once.
+    init(capacity: Int, workers: Int, inFlightLimit: Int) {
         self.capacity = max(1, capacity)
         self.pendingDrains = workers
+        self.inFlightLimit = max(1, inFlightLimit)
+        self.released = Array(repeating: false, count: max(1, inFlightLimit))
     }
 
-    /// Hands a message to the consumer; waits while the buffer is full. False when the stream has ended (the
-    /// message is dropped: the client is shutting down).
-    func send(_ message: SealedMessage) async -> Bool {
+    /// The ticket of the next message before the reader hands it to a worker; waits while the reader is
+    /// `inFlightLimit` messages ahead of the oldest one not yet opened. Nil when the stream has ended.
+    func reserve() async -> UInt64? {
+        while true {
+            if end != nil { return nil }
+            if nextTicket - oldestTicket < UInt64(inFlightLimit) {
+                defer { nextTicket += 1 }
+                return nextTicket
+            }
+            let resumed = await withCheckedContinuation { reservers.append($0) }
+            if !resumed { return nil }
+        }
+    }
+
+    /// Marks a message as opened (its replay check is done); the window slides past every opened oldest ticket.
+    func release(_ ticket: UInt64) {
+        let limit = UInt64(inFlightLimit)
+        released[Int(ticket % limit)] = true
+        var advanced = false
+        while oldestTicket < nextTicket && released[Int(oldestTicket % limit)] {
+            released[Int(oldestTicket % limit)] = false
+            oldestTicket += 1
+            advanced = true
+        }
+        if advanced { reservers.popFirst()?.resume(returning: true) }
+    }
+
+    /// Releases the message's ticket, then hands the message to the consumer; waits while the buffer is full.
+    /// False when the stream has ended (the message is dropped: the client is shutting down).
+    func send(_ message: SealedMessage, ticket: UInt64) async -> Bool {
+        release(ticket)
         while true {
             if end != nil { return false }
             if let receiver {
@@ -83,6 +126,7 @@ actor DeliveryBuffer {
         guard end == nil else { return }
         end = error.map { .failure($0) } ?? .success(())
         while let sender = senders.popFirst() { sender.resume(returning: false) }
+        while let reserver = reservers.popFirst() { reserver.resume(returning: false) }
         if let receiver {
             self.receiver = nil
             if let error {
@@ -104,7 +148,7 @@ enum WorkOutcome: Sendable {
 /// One verification worker's bounded FIFO queue, plus its counters.
 actor WorkerQueue {
     enum Job: Sendable {
-        case message(MQTTMessage, SubscriptionPipeline)
+        case message(MQTTMessage, SubscriptionPipeline, ticket: UInt64)
         case drain(SubscriptionPipeline)
     }
 
