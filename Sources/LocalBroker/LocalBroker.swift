@@ -168,7 +168,8 @@ public final class LocalBroker: @unchecked Sendable {
         }
         lock.withLock { self.process = process }
         let ports = [plainPort, tlsPort, mtlsPort, mismatchedHostPort].compactMap { $0 }
-        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        // A deadline, not a speed requirement: on a loaded 2-core machine many brokers start at once.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         while ContinuousClock.now < deadline {
             if let status = process.status() {
                 let output = log
@@ -179,7 +180,7 @@ public final class LocalBroker: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         _ = await process.killNow()
-        throw LocalBrokerError(.brokerDidNotStart, "mosquitto did not accept connections in 10 s: \(log)")
+        throw LocalBrokerError(.brokerDidNotStart, "mosquitto did not accept connections in 30 s: \(log)")
     }
 
     private func writeConfig() throws {

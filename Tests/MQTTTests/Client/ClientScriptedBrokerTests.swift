@@ -69,7 +69,7 @@ final class ScriptedConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// The next packet from the client, `nil` once it closed the connection; throws on timeout.
-    func nextPacket(seconds: Double = 5) async throws -> MQTTPacket? {
+    func nextPacket(seconds: Double = 15) async throws -> MQTTPacket? {
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
         while true {
             let next = received.withLockedValue { state -> (MQTTPacket?, Bool) in
