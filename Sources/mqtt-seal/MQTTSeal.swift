@@ -6,7 +6,7 @@ struct MQTTSeal: AsyncParsableCommand {
         commandName: "mqtt-seal",
         abstract: "End-to-end payload protection for MQTT.",
         subcommands: [
-            DemoCommand.self
+            DemoCommand.self, BenchCommand.self,
         ]
     )
 }
