@@ -183,7 +183,9 @@ public struct BenchConfiguration: Sendable, Hashable {
         if let workerCount {
             guard (1...64).contains(workerCount) else { throw fail("workers must be between 1 and 64") }
         }
-        guard (1...1_000_000).contains(verifyScalingCount) else { throw fail("verify-scaling count must be 1...1000000") }
+        guard (1...1_000_000).contains(verifyScalingCount) else {
+            throw fail("verify-scaling count must be 1...1000000")
+        }
         guard !topicPrefix.isEmpty, !topicPrefix.contains(where: { "+#".contains($0) }), !topicPrefix.hasPrefix("$")
         else { throw fail("the topic prefix must be non-empty, without wildcards, not starting with '$'") }
         guard drainTimeout > .zero, drainTimeout <= .seconds(60) else { throw fail("drain timeout must be 0...60 s") }

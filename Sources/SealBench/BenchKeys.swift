@@ -1,6 +1,5 @@
-import SealedMQTT
-
 public import Seal
+import SealedMQTT
 
 /// The in-memory keys of one mode: what the publishers seal with and what the subscribers open with.
 ///

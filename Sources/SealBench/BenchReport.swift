@@ -23,7 +23,8 @@ public enum BenchReport {
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         var lines = rows.map { row in
             row.enumerated().map { column, cell in
-                column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0) : pad(cell, widths[column])
+                column == 0
+                    ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0) : pad(cell, widths[column])
             }.joined(separator: "  ")
         }
         lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
@@ -94,8 +95,10 @@ public enum BenchReport {
         let configuration = result.configuration
         let title =
             "SealBench: QoS \(configuration.qos), \(configuration.publishers) pub / \(configuration.subscribers) sub, "
-            + (configuration.load == "rate" ? "rate \(format(configuration.targetRate ?? 0, 0)) msg/s" : "max throughput")
-        svg.append("<text x=\"\(Int(width / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">\(escape(title))</text>")
+            + (configuration.load == "rate"
+                ? "rate \(format(configuration.targetRate ?? 0, 0)) msg/s" : "max throughput")
+        svg.append(
+            "<text x=\"\(Int(width / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">\(escape(title))</text>")
         svg.append(
             "<text x=\"\(Int(width / 2))\" y=\"42\" text-anchor=\"middle\" fill=\"#555\">"
                 + escape(
@@ -119,15 +122,18 @@ public enum BenchReport {
                 "<rect x=\"\(f(x))\" y=\"\(f(barTop + barHeight - h))\" width=\"\(f(barWidth))\" height=\"\(f(h))\" "
                     + "fill=\"\(color)\"><title>\(escape(entry.key)): \(format(entry.messagesPerSecond, 0)) msg/s"
                     + "</title></rect>")
-            svg.append(text(x + barWidth / 2, barTop + barHeight - h - 4, compact(entry.messagesPerSecond), anchor: "middle"))
+            svg.append(
+                text(x + barWidth / 2, barTop + barHeight - h - 4, compact(entry.messagesPerSecond), anchor: "middle"))
             svg.append(text(x + barWidth / 2, barTop + barHeight + 16, entry.mode.rawValue, anchor: "middle", size: 10))
-            svg.append(text(x + barWidth / 2, barTop + barHeight + 30, "\(entry.payloadBytes) B", anchor: "middle", size: 10))
+            svg.append(
+                text(x + barWidth / 2, barTop + barHeight + 30, "\(entry.payloadBytes) B", anchor: "middle", size: 10))
         }
         svg.append(line(left, barTop + barHeight, left + plotWidth, barTop + barHeight, "#333"))
 
         // Latency percentiles, log scale.
         let percentiles: [(String, KeyPath<BenchLatency, Double>, String)] = [
-            ("p50", \.p50, "#9ecae1"), ("p90", \.p90, "#4292c6"), ("p99", \.p99, "#08519c"), ("p99.9", \.p999, "#08306b"),
+            ("p50", \.p50, "#9ecae1"), ("p90", \.p90, "#4292c6"), ("p99", \.p99, "#08519c"),
+            ("p99.9", \.p999, "#08306b"),
         ]
         let values = entries.flatMap { entry in percentiles.map { entry.latencyMicroseconds[keyPath: $0.1] } }
         let low = 1.0
@@ -137,7 +143,8 @@ public enum BenchReport {
             latencyTop + latencyHeight - latencyHeight * log10(Swift.max(value, low)) / decades
         }
         svg.append(
-            "<text x=\"\(Int(left))\" y=\"\(Int(latencyTop - 8))\" font-size=\"14\">Latency, microseconds (log scale)</text>")
+            "<text x=\"\(Int(left))\" y=\"\(Int(latencyTop - 8))\" font-size=\"14\">Latency, microseconds (log scale)</text>"
+        )
         for decade in 0...Int(decades) {
             let value = pow(10, Double(decade))
             svg.append(line(left, y(value), left + plotWidth, y(value), "#ddd"))
@@ -156,7 +163,9 @@ public enum BenchReport {
                         + "\(escape(entry.key)) \(percentile.0): \(format(value, 0)) us</title></rect>")
             }
             svg.append(
-                text(x0 + groupWidth / 2, latencyTop + latencyHeight + 16, entry.mode.rawValue, anchor: "middle", size: 10))
+                text(
+                    x0 + groupWidth / 2, latencyTop + latencyHeight + 16, entry.mode.rawValue, anchor: "middle",
+                    size: 10))
             svg.append(
                 text(
                     x0 + groupWidth / 2, latencyTop + latencyHeight + 30, "\(entry.payloadBytes) B", anchor: "middle",

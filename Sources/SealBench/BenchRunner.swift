@@ -31,7 +31,8 @@ public struct BenchProgress: Sendable {
 
     /// A one-line rendering, for a progress line.
     public var line: String {
-        let rate = currentRate >= 1000 ? String(format: "%.1fk", currentRate / 1000) : String(format: "%.0f", currentRate)
+        let rate =
+            currentRate >= 1000 ? String(format: "%.1fk", currentRate / 1000) : String(format: "%.0f", currentRate)
         return "[\(segmentIndex + 1)/\(segmentCount)] \(segment) \(payloadBytes) B \(phase): sent \(sent), "
             + "delivered \(delivered), \(rate) msg/s, \(String(format: "%.1f", elapsedSeconds)) s"
     }
@@ -60,7 +61,9 @@ public final class BenchRunner: Sendable {
     ///   with its partial counts).
     /// - Throws: ``BenchError`` with ``BenchError/Code/invalidConfiguration`` before anything starts, or
     ///   ``BenchError/Code/brokerUnavailable`` when the broker cannot be started or reached.
-    public func run(progress: @escaping @Sendable (BenchProgress) -> Void = { _ in }) async throws(BenchError)
+    public func run(
+        progress: @escaping @Sendable (BenchProgress) -> Void = { _ in }
+    ) async throws(BenchError)
         -> BenchResult
     {
         try configuration.validate()

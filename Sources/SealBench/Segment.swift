@@ -76,7 +76,8 @@ struct SubscriberState: Sendable {
         }
         let now = BenchClock.now()
         guard outcome.tracker.record(header) else { return }
-        let latency = Swift.min(Swift.max((now &- Swift.min(header.sentNanoseconds, now)) / 1000, 1), Self.highestLatency)
+        let latency = Swift.min(
+            Swift.max((now &- Swift.min(header.sentNanoseconds, now)) / 1000, 1), Self.highestLatency)
         _ = outcome.histogram.record(latency)
         let start = counters.start.load(ordering: .relaxed)
         let second = start > 0 && now > start ? Int((now - start) / 1_000_000_000) : 0
@@ -180,7 +181,8 @@ struct Segment: Sendable {
                             return state.outcome
                         })
                 } else {
-                    let sealed = SealedMQTTClient(client: mqtt, keys: keys.subscriber, configuration: sealedConfiguration)
+                    let sealed = SealedMQTTClient(
+                        client: mqtt, keys: keys.subscriber, configuration: sealedConfiguration)
                     sealedSubscribers.append(sealed)
                     try await sealed.connect()
                     let stream = try await sealed.subscribe(to: filter, qos: qos)
@@ -221,8 +223,11 @@ struct Segment: Sendable {
                     let sealed = SealedMQTTClient(
                         client: mqtt, keys: keys.publisher, configuration: sealedConfiguration)
                     try await sealed.connect()
-                    let sample = try sealed.seal(BenchPayload.make(size: size, header: .init(
-                        publisher: 0, lane: 0, sequence: 0, sentNanoseconds: 0)), for: topics[0])
+                    let sample = try sealed.seal(
+                        BenchPayload.make(
+                            size: size,
+                            header: .init(
+                                publisher: 0, lane: 0, sequence: 0, sentNanoseconds: 0)), for: topics[0])
                     result.envelopeBytes = sample.count
                     sends.append { lane, _, payload in
                         try await sealed.publish(to: topics[lane], payload: payload, qos: qos)
@@ -233,7 +238,8 @@ struct Segment: Sendable {
             await cleanUp()
             for task in subscriberTasks { _ = await task.value }
             return Outcome(
-                result: result, series: [], failure: "cannot set up \(plan.label) on \(endpoint.host):\(endpoint.port): \(error)")
+                result: result, series: [],
+                failure: "cannot set up \(plan.label) on \(endpoint.host):\(endpoint.port): \(error)")
         }
         result.overheadBytes = result.envelopeBytes - size
         let sendFunctions = sends
@@ -275,7 +281,8 @@ struct Segment: Sendable {
         let sampler = Sampler(counters: counters, start: start)
         let watched = rawClients.first
         let samplerTask = Task {
-            await sampler.run(label: plan.label, size: size, index: index, count: count, progress: progress, client: watched)
+            await sampler.run(
+                label: plan.label, size: size, index: index, count: count, progress: progress, client: watched)
         }
         await withTaskGroup(of: Void.self) { group in
             for publisher in 0..<publishers {
@@ -345,7 +352,8 @@ struct Segment: Sendable {
         result.latencyMicroseconds = BenchLatency(
             count: Int(histogram.totalCount), p50: Double(histogram.valueAtPercentile(50)),
             p90: Double(histogram.valueAtPercentile(90)), p99: Double(histogram.valueAtPercentile(99)),
-            p999: Double(histogram.valueAtPercentile(99.9)), max: Double(histogram.max), mean: histogram.mean)
+            p999: Double(histogram.valueAtPercentile(99.9)), max: Double(histogram.max),
+            mean: histogram.totalCount > 0 && histogram.mean.isFinite ? histogram.mean : 0)
         if result.delivered > 0 {
             result.cpuMicrosecondsPerMessage = Double(cpuAfter - cpuBefore) / Double(result.delivered)
             if let brokerBefore, let brokerAfter {
@@ -396,7 +404,8 @@ struct Segment: Sendable {
 
     /// One publisher's loop, bounded by `limit` messages and `deadline`.
     func publish(
-        publisher: Int, send: @escaping SendFunction, counters: SegmentCounters, warm: Bool, limit: Int?, deadline: UInt64?,
+        publisher: Int, send: @escaping SendFunction, counters: SegmentCounters, warm: Bool, limit: Int?,
+        deadline: UInt64?,
         load: BenchLoad
     ) async {
         let lanes = self.lanes
