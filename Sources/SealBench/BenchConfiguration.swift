@@ -95,6 +95,9 @@ public struct BenchConfiguration: Sendable, Hashable {
     public var stop: BenchStop
     /// Messages published before each segment's measurement starts (not measured).
     public var warmupCount: Int
+    /// How many times the whole mode sequence is repeated (interleaved rounds); each round measures
+    /// 1/`rounds` of the count or duration and the rounds of a mode are summed.
+    public var rounds: Int
     /// Verification workers of the subscribers' sealed clients (`SealedMQTTConfiguration.workerCount`); nil for
     /// the default (the number of cores).
     public var workerCount: Int?
@@ -115,7 +118,7 @@ public struct BenchConfiguration: Sendable, Hashable {
         modes: [BenchMode] = BenchMode.allCases, qos: Int = 0, sizes: [Int] = [64], publishers: Int = 1,
         subscribers: Int = 1, sharedGroup: String? = nil, topicsPerPublisher: Int = 8,
         load: BenchLoad = .maximum(window: 2000), stop: BenchStop = .count(100_000), warmupCount: Int? = nil,
-        workerCount: Int? = nil, verifyScaling: Bool = false, verifyScalingCount: Int = 60_000,
+        rounds: Int = 1, workerCount: Int? = nil, verifyScaling: Bool = false, verifyScalingCount: Int = 60_000,
         broker: BenchBroker = .local, topicPrefix: String = "sealbench", drainTimeout: Duration = .seconds(5)
     ) {
         self.modes = modes
@@ -131,6 +134,7 @@ public struct BenchConfiguration: Sendable, Hashable {
         case .count(let count): self.warmupCount = warmupCount ?? min(max(count / 10, 100), 5_000)
         case .duration: self.warmupCount = warmupCount ?? 2_000
         }
+        self.rounds = rounds
         self.workerCount = workerCount
         self.verifyScaling = verifyScaling
         self.verifyScalingCount = verifyScalingCount
@@ -179,6 +183,7 @@ public struct BenchConfiguration: Sendable, Hashable {
                 throw fail("the duration must be more than 0 and at most 600 seconds")
             }
         }
+        guard (1...100).contains(rounds) else { throw fail("rounds must be between 1 and 100") }
         guard (0...Self.maximumCount).contains(warmupCount) else { throw fail("invalid warm-up count") }
         if let workerCount {
             guard (1...64).contains(workerCount) else { throw fail("workers must be between 1 and 64") }

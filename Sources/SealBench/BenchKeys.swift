@@ -1,4 +1,4 @@
-public import Seal
+import Seal
 import SealedMQTT
 
 /// The in-memory keys of one mode: what the publishers seal with and what the subscribers open with.

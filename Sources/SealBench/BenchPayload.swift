@@ -22,6 +22,14 @@ public enum BenchPayload {
         public var sequence: UInt64
         /// Send time, monotonic nanoseconds.
         public var sentNanoseconds: UInt64
+
+        /// Creates a header.
+        public init(publisher: Int, lane: Int, sequence: UInt64, sentNanoseconds: UInt64) {
+            self.publisher = publisher
+            self.lane = lane
+            self.sequence = sequence
+            self.sentNanoseconds = sentNanoseconds
+        }
     }
 
     /// Builds a payload of `size` bytes (at least ``headerSize``).

@@ -170,6 +170,9 @@ public struct BenchConfigurationSummary: Codable, Sendable, Hashable {
     public var warmupCount: Int
     /// Verification workers of the subscribers (nil: the default, the core count).
     public var workerCount: Int?
+    /// Rounds: the mode sequence is repeated this many times, each round measuring 1/rounds of the count or
+    /// duration, and the rounds of each mode are summed (interleaving evens out drift on a shared machine).
+    public var rounds: Int
     /// `local` (own mosquitto) or `external`.
     public var broker: String
 }

@@ -100,12 +100,20 @@ public final class BenchRunner: Sendable {
         }
 
         var segments: [SegmentPlan] = []
-        for size in configuration.sizes {
-            for mode in configuration.modes {
-                segments.append(
-                    SegmentPlan(
-                        mode: mode, size: size, workers: configuration.workerCount, load: configuration.load,
-                        stop: configuration.stop, presealed: false, label: mode.rawValue))
+        let rounds = configuration.rounds
+        let roundStop: BenchStop
+        switch configuration.stop {
+        case .count(let total): roundStop = .count(Swift.max((total + rounds - 1) / rounds, 1))
+        case .duration(let duration): roundStop = .duration(duration / rounds)
+        }
+        for _ in 0..<rounds {
+            for size in configuration.sizes {
+                for mode in configuration.modes {
+                    segments.append(
+                        SegmentPlan(
+                            mode: mode, size: size, workers: configuration.workerCount, load: configuration.load,
+                            stop: roundStop, presealed: false, label: mode.rawValue))
+                }
             }
         }
         if configuration.verifyScaling {
@@ -119,6 +127,8 @@ public final class BenchRunner: Sendable {
         }
 
         var scaling: [Int: BenchModeResult] = [:]
+        var accumulated: [String: Accumulator] = [:]
+        var order: [String] = []
         for (index, plan) in segments.enumerated() {
             let segment = Segment(
                 plan: plan, configuration: configuration, endpoint: endpoint,
@@ -128,14 +138,20 @@ public final class BenchRunner: Sendable {
             if plan.presealed {
                 scaling[plan.workers ?? 0] = outcome.result
             } else {
-                result.modes.append(outcome.result)
-                result.series += outcome.series
+                let key = outcome.result.key
+                if accumulated[key] == nil { order.append(key) }
+                accumulated[key, default: Accumulator()].add(outcome)
             }
             if let failure = outcome.failure {
                 result.complete = false
                 result.error = failure
                 break
             }
+        }
+        for key in order {
+            guard let entry = accumulated[key], let merged = entry.result else { continue }
+            result.modes.append(merged)
+            result.series += entry.series
         }
         if let one = scaling[1], let two = scaling[2] {
             result.verifyScaling = BenchVerifyScaling(
@@ -159,6 +175,57 @@ public final class BenchRunner: Sendable {
     }
 }
 
+/// Sums the rounds of one (mode, size).
+struct Accumulator {
+    var result: BenchModeResult?
+    var histogram: Histogram<UInt64>?
+    var series: [BenchSeriesPoint] = []
+    var cpu: Double = 0
+    var brokerCPU: Double?
+
+    mutating func add(_ outcome: Segment.Outcome) {
+        let new = outcome.result
+        let offset = series.count
+        series += outcome.series.map { point in
+            var point = point
+            point.second += offset
+            return point
+        }
+        cpu += outcome.cpuMicroseconds
+        if let broker = outcome.brokerCPUMicroseconds { brokerCPU = (brokerCPU ?? 0) + broker }
+        if let other = outcome.histogram {
+            if histogram == nil { histogram = other } else { histogram?.add(other) }
+        }
+        guard var merged = result else {
+            result = new
+            return
+        }
+        merged.complete = merged.complete && new.complete
+        merged.sent += new.sent
+        merged.expected += new.expected
+        merged.delivered += new.delivered
+        merged.lost += new.lost
+        merged.duplicates += new.duplicates
+        merged.reordered += new.reordered
+        merged.verificationFailures += new.verificationFailures
+        merged.seconds += new.seconds
+        merged.messagesPerSecond = merged.seconds > 0 ? Double(merged.delivered) / merged.seconds : 0
+        merged.megabytesPerSecond = merged.messagesPerSecond * Double(merged.payloadBytes) / 1e6
+        if let histogram, histogram.totalCount > 0 {
+            merged.latencyMicroseconds = BenchLatency(
+                count: Int(histogram.totalCount), p50: Double(histogram.valueAtPercentile(50)),
+                p90: Double(histogram.valueAtPercentile(90)), p99: Double(histogram.valueAtPercentile(99)),
+                p999: Double(histogram.valueAtPercentile(99.9)), max: Double(histogram.max),
+                mean: histogram.mean.isFinite ? histogram.mean : 0)
+        }
+        if merged.delivered > 0 {
+            merged.cpuMicrosecondsPerMessage = cpu / Double(merged.delivered)
+            merged.brokerCPUMicrosecondsPerMessage = brokerCPU.map { $0 / Double(merged.delivered) }
+        }
+        result = merged
+    }
+}
+
 extension BenchConfiguration {
     /// The configuration as recorded in the result.
     var summary: BenchConfigurationSummary {
@@ -166,7 +233,7 @@ extension BenchConfiguration {
             modes: modes, qos: qos, sizes: sizes, publishers: publishers, subscribers: subscribers,
             sharedGroup: sharedGroup, topicsPerPublisher: topicsPerPublisher, load: "max", targetRate: nil,
             window: nil, count: nil, durationSeconds: nil, warmupCount: warmupCount, workerCount: workerCount,
-            broker: "local")
+            rounds: rounds, broker: "local")
         switch load {
         case .rate(let rate):
             summary.load = "rate"

@@ -112,6 +112,12 @@ struct Segment: Sendable {
         var result: BenchModeResult
         var series: [BenchSeriesPoint]
         var failure: String?
+        /// The merged latency histogram of the subscribers (nil when the segment never started).
+        var histogram: Histogram<UInt64>? = nil
+        /// Process CPU time over the segment, microseconds.
+        var cpuMicroseconds: Double = 0
+        /// The local broker's CPU time over the segment, microseconds.
+        var brokerCPUMicroseconds: Double? = nil
     }
 
     var factor: Int { configuration.sharedGroup == nil ? configuration.subscribers : 1 }
@@ -369,7 +375,10 @@ struct Segment: Sendable {
                 second: second + 1, mode: plan.mode, payloadBytes: size, sent: sample.sent,
                 delivered: sample.delivered, p99Microseconds: p99)
         }
-        return Outcome(result: result, series: points, failure: failure.map { "\(plan.label): \($0)" })
+        return Outcome(
+            result: result, series: points, failure: failure.map { "\(plan.label): \($0)" }, histogram: histogram,
+            cpuMicroseconds: Double(cpuAfter - cpuBefore),
+            brokerCPUMicroseconds: brokerBefore.flatMap { before in brokerAfter.map { Double($0 - before) } })
     }
 
     /// The envelopes of the verify-scaling runs, sealed before the measurement.

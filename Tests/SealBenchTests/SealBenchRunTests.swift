@@ -10,7 +10,7 @@ struct SealBenchRunTests {
     static let run = Task { () throws -> BenchResult in
         let configuration = BenchConfiguration(
             modes: BenchMode.allCases, qos: 1, sizes: [64], publishers: 1, subscribers: 1, topicsPerPublisher: 4,
-            load: .maximum(window: 200), stop: .count(300), warmupCount: 50, verifyScaling: true,
+            load: .maximum(window: 200), stop: .count(300), warmupCount: 50, rounds: 2, verifyScaling: true,
             verifyScalingCount: 300, topicPrefix: "sealbench-test", drainTimeout: .seconds(5))
         return try await BenchRunner(configuration: configuration).run()
     }

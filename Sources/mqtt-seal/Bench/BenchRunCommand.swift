@@ -65,6 +65,9 @@ struct BenchRunCommand: AsyncParsableCommand {
     @Option(help: "Warm-up messages before each mode (default: a tenth of --count, 100...5000).")
     var warmup: Int?
 
+    @Option(help: "Repeat the mode sequence this many times, each round 1/N of the count or duration (interleaving).")
+    var rounds: Int = 1
+
     @Option(help: "Verification workers of the sealed subscribers (default: the number of cores).")
     var workers: Int?
 
@@ -174,6 +177,7 @@ struct BenchRunCommand: AsyncParsableCommand {
             modes: modeList, qos: qos, sizes: sizeList, publishers: publishers, subscribers: subscribers,
             sharedGroup: shared, topicsPerPublisher: topics,
             load: rate.map { .rate($0) } ?? .maximum(window: window ?? 2000), stop: stop, warmupCount: warmup,
+            rounds: rounds,
             workerCount: workers, verifyScaling: verifyScaling, verifyScalingCount: verifyCount, broker: broker,
             drainTimeout: .milliseconds(Int64(drainTimeout * 1000)))
         do {
