@@ -451,11 +451,15 @@ struct Segment: Sendable {
                         }
                         sendTime = Swift.min(intended, now)
                     case .maximum(let window):
-                        var waitedSince: UInt64 = 0
-                        while counters.inTransit(warm: warm, factor: factor) > window {
-                            if waitedSince == 0 { waitedSince = BenchClock.now() }
-                            if BenchClock.now() - waitedSince > stallLimit || counters.failed { break }
-                            try await Task.sleep(nanoseconds: 50_000)
+                        // Hysteresis: once the window is full, wait until a quarter of it drained, so that a
+                        // wake-up admits many messages (a sleep per message would cost more than the message).
+                        if counters.inTransit(warm: warm, factor: factor) >= window {
+                            let resume = window - Swift.max(window / 4, 1)
+                            let waitedSince = BenchClock.now()
+                            while counters.inTransit(warm: warm, factor: factor) > resume {
+                                if BenchClock.now() - waitedSince > stallLimit || counters.failed { break }
+                                try await Task.sleep(nanoseconds: 200_000)
+                            }
                         }
                         sendTime = BenchClock.now()
                     }
