@@ -117,16 +117,20 @@ public final class BenchRunner: Sendable {
             }
         }
         if configuration.verifyScaling {
-            for workers in [1, 2] {
-                segments.append(
-                    SegmentPlan(
-                        mode: .sign, size: configuration.sizes[0], workers: workers,
-                        load: .maximum(window: 4000), stop: .count(configuration.verifyScalingCount),
-                        presealed: true, label: "verify-scaling/\(workers)w"))
+            // Interleaved like the modes: 1 worker, 2 workers, 1 worker, ... so drift hits both alike.
+            let perRound = Swift.max((configuration.verifyScalingCount + rounds - 1) / rounds, 1)
+            for _ in 0..<rounds {
+                for workers in [1, 2] {
+                    segments.append(
+                        SegmentPlan(
+                            mode: .sign, size: configuration.sizes[0], workers: workers,
+                            load: .maximum(window: 4000), stop: .count(perRound), presealed: true,
+                            label: "verify-scaling/\(workers)w"))
+                }
             }
         }
 
-        var scaling: [Int: BenchModeResult] = [:]
+        var scaling: [Int: Accumulator] = [:]
         var accumulated: [String: Accumulator] = [:]
         var order: [String] = []
         for (index, plan) in segments.enumerated() {
@@ -136,7 +140,7 @@ public final class BenchRunner: Sendable {
                 progress: progress)
             let outcome = await segment.run()
             if plan.presealed {
-                scaling[plan.workers ?? 0] = outcome.result
+                scaling[plan.workers ?? 0, default: Accumulator()].add(outcome)
             } else {
                 let key = outcome.result.key
                 if accumulated[key] == nil { order.append(key) }
@@ -153,16 +157,17 @@ public final class BenchRunner: Sendable {
             result.modes.append(merged)
             result.series += entry.series
         }
-        if let one = scaling[1], let two = scaling[2] {
+        if let one = scaling[1]?.result, let two = scaling[2]?.result {
             result.verifyScaling = BenchVerifyScaling(
-                mode: .sign, payloadBytes: one.payloadBytes, count: configuration.verifyScalingCount,
+                mode: .sign, payloadBytes: one.payloadBytes, count: one.sent,
                 oneWorkerMessagesPerSecond: one.messagesPerSecond, twoWorkersMessagesPerSecond: two.messagesPerSecond,
                 ratio: one.messagesPerSecond > 0 ? two.messagesPerSecond / one.messagesPerSecond : 0, target: 1.6,
                 lostOrRejected: one.lost + one.verificationFailures + two.lost + two.verificationFailures,
                 method:
                     "sign-only envelopes sealed before the run, published raw at maximum rate over "
                     + "\(configuration.publishers * configuration.topicsPerPublisher) topics; the subscriber's "
-                    + "SealedMQTTClient verifies with workerCount 1, then 2; rate = verified deliveries per second")
+                    + "SealedMQTTClient verifies with workerCount 1 and 2, interleaved in \(rounds) round(s); "
+                    + "rate = verified deliveries per second")
         }
         result.computeRatios()
         return result
