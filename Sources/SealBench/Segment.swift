@@ -571,6 +571,12 @@ final class Sampler: Sendable {
                 }
             }
         }
+        // The last, partial second (or the only one of a segment shorter than a second).
+        let sent = counters.sent.load(ordering: .relaxed)
+        let delivered = counters.delivered.load(ordering: .relaxed)
+        if sent != lastSent || delivered != lastDelivered {
+            samples.append(Sample(sent: sent - lastSent, delivered: delivered - lastDelivered))
+        }
         return samples
     }
 }
