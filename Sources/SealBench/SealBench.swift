@@ -1,1 +1,0 @@
-// SealBench module placeholder; replaced by the issue that builds it.

@@ -1,0 +1,582 @@
+import Histogram
+import Logging
+import MQTT
+import NIOCore
+import Seal
+import SealedMQTT
+import Synchronization
+
+/// Counters shared by the publishers, the subscribers and the supervisor of one segment.
+final class SegmentCounters: Sendable {
+    let sent = Atomic<Int>(0)
+    let delivered = Atomic<Int>(0)
+    let warmSent = Atomic<Int>(0)
+    let warmDelivered = Atomic<Int>(0)
+    /// Monotonic nanoseconds when the measured phase started (0 before).
+    let start = Atomic<UInt64>(0)
+    let stopping = Atomic<Bool>(false)
+    let failure = Mutex<String?>(nil)
+
+    func fail(_ message: String) {
+        failure.withLock { if $0 == nil { $0 = message } }
+    }
+
+    var failed: Bool { failure.withLock { $0 != nil } }
+
+    func countSent(warm: Bool) {
+        if warm { warmSent.add(1, ordering: .relaxed) } else { sent.add(1, ordering: .relaxed) }
+    }
+
+    /// Messages sent but not yet delivered (deliveries divided by the deliveries expected per message).
+    func inTransit(warm: Bool, factor: Int) -> Int {
+        warm
+            ? warmSent.load(ordering: .relaxed) - warmDelivered.load(ordering: .relaxed) / factor
+            : sent.load(ordering: .relaxed) - delivered.load(ordering: .relaxed) / factor
+    }
+}
+
+/// What one subscriber observed.
+struct SubscriberOutcome: Sendable {
+    var tracker: SequenceTracker
+    var histogram: Histogram<UInt64>
+    var perSecond: [Histogram<UInt64>]
+    var corrupt = 0
+    var lastDelivery: UInt64 = 0
+}
+
+/// The per-message work of a subscriber.
+struct SubscriberState: Sendable {
+    static let highestLatency: UInt64 = 60_000_000
+
+    let publishers: Int
+    let size: Int
+    let counters: SegmentCounters
+    var outcome: SubscriberOutcome
+
+    init(publishers: Int, lanes: Int, size: Int, counters: SegmentCounters) {
+        self.publishers = publishers
+        self.size = size
+        self.counters = counters
+        outcome = SubscriberOutcome(
+            tracker: SequenceTracker(publishers: publishers, lanes: lanes),
+            histogram: Histogram(
+                lowestDiscernibleValue: 1, highestTrackableValue: Self.highestLatency,
+                numberOfSignificantValueDigits: .three),
+            perSecond: [])
+    }
+
+    mutating func handle(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == size, let header = BenchPayload.read(bytes) else {
+            outcome.corrupt += 1
+            return
+        }
+        if header.publisher >= publishers {
+            counters.warmDelivered.add(1, ordering: .relaxed)
+            return
+        }
+        let now = BenchClock.now()
+        guard outcome.tracker.record(header) else { return }
+        let latency = Swift.min(
+            Swift.max((now &- Swift.min(header.sentNanoseconds, now)) / 1000, 1), Self.highestLatency)
+        _ = outcome.histogram.record(latency)
+        let start = counters.start.load(ordering: .relaxed)
+        let second = start > 0 && now > start ? Int((now - start) / 1_000_000_000) : 0
+        if second < 4096 {
+            while outcome.perSecond.count <= second {
+                outcome.perSecond.append(
+                    Histogram(
+                        lowestDiscernibleValue: 1, highestTrackableValue: Self.highestLatency,
+                        numberOfSignificantValueDigits: .two))
+            }
+            _ = outcome.perSecond[second].record(latency)
+        }
+        outcome.lastDelivery = now
+        counters.delivered.add(1, ordering: .relaxed)
+    }
+}
+
+/// Publishes one payload of a publisher on one of its topics.
+typealias SendFunction = @Sendable (_ lane: Int, _ index: Int, _ payload: [UInt8]) async throws -> Void
+
+/// One measured segment: connect, warm up, measure, drain, disconnect.
+struct Segment: Sendable {
+    let plan: SegmentPlan
+    let configuration: BenchConfiguration
+    let endpoint: Endpoint
+    let topicBase: String
+    let index: Int
+    let count: Int
+    let progress: @Sendable (BenchProgress) -> Void
+
+    struct Outcome {
+        var result: BenchModeResult
+        var series: [BenchSeriesPoint]
+        var failure: String?
+        /// The merged latency histogram of the subscribers (nil when the segment never started).
+        var histogram: Histogram<UInt64>? = nil
+        /// Process CPU time over the segment, microseconds.
+        var cpuMicroseconds: Double = 0
+        /// The local broker's CPU time over the segment, microseconds.
+        var brokerCPUMicroseconds: Double? = nil
+    }
+
+    var factor: Int { configuration.sharedGroup == nil ? configuration.subscribers : 1 }
+    var lanes: Int { configuration.topicsPerPublisher }
+
+    func topic(publisher: Int, lane: Int) -> String { "\(topicBase)/p\(publisher)/t\(lane)" }
+
+    var filter: String {
+        if let group = configuration.sharedGroup { return "$share/\(group)/\(topicBase)/#" }
+        return "\(topicBase)/#"
+    }
+
+    func run() async -> Outcome {
+        let counters = SegmentCounters()
+        var result = BenchModeResult(
+            mode: plan.mode, payloadBytes: plan.size, qos: configuration.qos, complete: false, sent: 0, expected: 0,
+            delivered: 0, lost: 0, duplicates: 0, reordered: 0, verificationFailures: 0, seconds: 0,
+            messagesPerSecond: 0, megabytesPerSecond: 0,
+            latencyMicroseconds: BenchLatency(count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0),
+            cpuMicrosecondsPerMessage: 0, brokerCPUMicrosecondsPerMessage: nil, envelopeBytes: plan.size,
+            overheadBytes: 0, throughputRatioToPlaintext: nil, p99RatioToPlaintext: nil, cpuRatioToPlaintext: nil)
+        let qos = MQTTQoS(rawValue: UInt8(configuration.qos)) ?? .atMostOnce
+        var quiet = Logger(label: "sealbench.sealed")
+        quiet.logLevel = .critical
+
+        // MARK: Clients
+        let keys: BenchKeys
+        do { keys = try BenchKeys(mode: plan.mode) } catch {
+            return Outcome(result: result, series: [], failure: "cannot create the keys of \(plan.mode): \(error)")
+        }
+        let sealedConfiguration = SealedMQTTConfiguration(
+            policy: keys.policy, replayPolicy: ReplayPolicy(window: 65_536), workerCount: plan.workers,
+            drainTimeout: .seconds(2), logger: quiet)
+        let prefix = "sealbench-\(topicBase.split(separator: "/").dropFirst().joined(separator: "-"))"
+        var rawClients: [MQTTClient] = []
+        var sealedSubscribers: [SealedMQTTClient] = []
+        var subscriberTasks: [Task<SubscriberOutcome, Never>] = []
+        var sends: [SendFunction] = []
+        let publishers = configuration.publishers
+        let size = plan.size
+
+        func cleanUp() async {
+            counters.stopping.store(true, ordering: .relaxed)
+            for client in rawClients { await client.disconnect() }
+            for client in sealedSubscribers { await client.disconnect() }
+        }
+
+        do {
+            for subscriber in 0..<configuration.subscribers {
+                let mqtt = try MQTTClient(configuration: endpoint.clientConfiguration(id: "\(prefix)-s\(subscriber)"))
+                var state = SubscriberState(publishers: publishers, lanes: lanes, size: size, counters: counters)
+                if plan.mode == .plaintext {
+                    rawClients.append(mqtt)
+                    try await mqtt.connect()
+                    let stream = try await mqtt.subscribe(to: filter, qos: qos)
+                    subscriberTasks.append(
+                        Task {
+                            do {
+                                for try await message in stream {
+                                    message.payload.withUnsafeReadableBytes { state.handle($0) }
+                                }
+                            } catch {
+                                if !counters.stopping.load(ordering: .relaxed) {
+                                    counters.fail("the subscription ended: \(error)")
+                                }
+                            }
+                            return state.outcome
+                        })
+                } else {
+                    let sealed = SealedMQTTClient(
+                        client: mqtt, keys: keys.subscriber, configuration: sealedConfiguration)
+                    sealedSubscribers.append(sealed)
+                    try await sealed.connect()
+                    let stream = try await sealed.subscribe(to: filter, qos: qos)
+                    subscriberTasks.append(
+                        Task {
+                            do {
+                                for try await message in stream {
+                                    message.payload.withUnsafeBytes { state.handle($0) }
+                                }
+                            } catch {
+                                if !counters.stopping.load(ordering: .relaxed) {
+                                    counters.fail("the subscription ended: \(error)")
+                                }
+                            }
+                            return state.outcome
+                        })
+                }
+            }
+            for publisher in 0..<publishers {
+                let mqtt = try MQTTClient(configuration: endpoint.clientConfiguration(id: "\(prefix)-p\(publisher)"))
+                rawClients.append(mqtt)
+                let topics = (0..<lanes).map { topic(publisher: publisher, lane: $0) }
+                if plan.mode == .plaintext {
+                    try await mqtt.connect()
+                    sends.append { lane, _, payload in
+                        try await mqtt.publish(to: topics[lane], payload: ByteBuffer(bytes: payload), qos: qos)
+                    }
+                } else if plan.presealed {
+                    try await mqtt.connect()
+                    let sealers = try topics.map { try keys.publisher.signOnlySealer(for: $0) }
+                    let prepared = try presealed(publisher: publisher, topics: topics, sealers: sealers)
+                    result.envelopeBytes = prepared.measured.first?.count ?? size
+                    sends.append { lane, index, _ in
+                        let envelope = index < 0 ? prepared.warm[-index - 1] : prepared.measured[index]
+                        try await mqtt.publish(to: topics[lane], payload: ByteBuffer(bytes: envelope), qos: qos)
+                    }
+                } else {
+                    let sealed = SealedMQTTClient(
+                        client: mqtt, keys: keys.publisher, configuration: sealedConfiguration)
+                    try await sealed.connect()
+                    let sample = try sealed.seal(
+                        BenchPayload.make(
+                            size: size,
+                            header: .init(
+                                publisher: 0, lane: 0, sequence: 0, sentNanoseconds: 0)), for: topics[0])
+                    result.envelopeBytes = sample.count
+                    sends.append { lane, _, payload in
+                        try await sealed.publish(to: topics[lane], payload: payload, qos: qos)
+                    }
+                }
+            }
+        } catch {
+            await cleanUp()
+            for task in subscriberTasks { _ = await task.value }
+            return Outcome(
+                result: result, series: [],
+                failure: "cannot set up \(plan.label) on \(endpoint.host):\(endpoint.port): \(error)")
+        }
+        result.overheadBytes = result.envelopeBytes - size
+        let sendFunctions = sends
+
+        // MARK: Warm-up
+        if configuration.warmupCount > 0 {
+            let perPublisher = Swift.max(configuration.warmupCount / publishers, 1)
+            await withTaskGroup(of: Void.self) { group in
+                for publisher in 0..<publishers {
+                    group.addTask {
+                        await publish(
+                            publisher: publisher, send: sendFunctions[publisher], counters: counters, warm: true,
+                            limit: perPublisher, deadline: nil, load: .maximum(window: 1000))
+                    }
+                }
+            }
+            let warmTarget = counters.warmSent.load(ordering: .relaxed) * factor
+            await waitUntil(timeout: .seconds(3), counters: counters) {
+                counters.warmDelivered.load(ordering: .relaxed) >= warmTarget
+            }
+        }
+
+        // MARK: Measure
+        let sealedBefore = await statistics(of: sealedSubscribers)
+        let cpuBefore = BenchClock.processCPUMicroseconds()
+        let brokerBefore = endpoint.brokerPID.flatMap { BenchClock.cpuMicroseconds(ofProcess: $0) }
+        let start = BenchClock.now()
+        counters.start.store(start, ordering: .relaxed)
+        let limitPerPublisher: Int?
+        let deadline: UInt64
+        switch plan.stop {
+        case .count(let total):
+            limitPerPublisher = (total + publishers - 1) / publishers
+            deadline = start + UInt64(BenchConfiguration.maximumDuration.seconds * 1e9)
+        case .duration(let duration):
+            limitPerPublisher = BenchConfiguration.maximumCount / publishers
+            deadline = start + UInt64(duration.seconds * 1e9)
+        }
+        let sampler = Sampler(counters: counters, start: start)
+        let watched = rawClients.first
+        let samplerTask = Task {
+            await sampler.run(
+                label: plan.label, size: size, index: index, count: count, progress: progress, client: watched)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for publisher in 0..<publishers {
+                group.addTask {
+                    await publish(
+                        publisher: publisher, send: sendFunctions[publisher], counters: counters, warm: false,
+                        limit: limitPerPublisher, deadline: deadline, load: plan.load)
+                }
+            }
+        }
+        sampler.phase.withLock { $0 = "drain" }
+        let target = counters.sent.load(ordering: .relaxed) * factor
+        await waitUntil(timeout: configuration.drainTimeout, counters: counters, resetOnProgress: true) {
+            counters.delivered.load(ordering: .relaxed) >= target
+        }
+        let cpuAfter = BenchClock.processCPUMicroseconds()
+        let brokerAfter = endpoint.brokerPID.flatMap { BenchClock.cpuMicroseconds(ofProcess: $0) }
+        let sealedAfter = await statistics(of: sealedSubscribers)
+        samplerTask.cancel()
+        let series = await samplerTask.value
+
+        // MARK: Tear down and merge
+        await cleanUp()
+        var outcomes: [SubscriberOutcome] = []
+        for task in subscriberTasks { outcomes.append(await task.value) }
+
+        let failure = counters.failure.withLock { $0 }
+        let sent = counters.sent.load(ordering: .relaxed)
+        result.complete = failure == nil
+        result.sent = sent
+        result.expected = sent * factor
+        var histogram = Histogram<UInt64>(
+            lowestDiscernibleValue: 1, highestTrackableValue: SubscriberState.highestLatency,
+            numberOfSignificantValueDigits: .three)
+        var perSecond: [Histogram<UInt64>] = []
+        var corrupt = 0
+        var duplicates = 0
+        var reordered = 0
+        var lastDelivery: UInt64 = 0
+        for outcome in outcomes {
+            histogram.add(outcome.histogram)
+            for (second, entry) in outcome.perSecond.enumerated() {
+                if second < perSecond.count { perSecond[second].add(entry) } else { perSecond.append(entry) }
+            }
+            corrupt += outcome.corrupt + outcome.tracker.foreign
+            duplicates += outcome.tracker.duplicates
+            reordered += outcome.tracker.reordered
+            lastDelivery = Swift.max(lastDelivery, outcome.lastDelivery)
+        }
+        if configuration.sharedGroup != nil {
+            let union = SequenceTracker.union(outcomes.map(\.tracker))
+            result.delivered = union.unique
+            duplicates += union.overlaps
+        } else {
+            result.delivered = outcomes.reduce(0) { $0 + $1.tracker.delivered }
+        }
+        result.lost = Swift.max(result.expected - result.delivered, 0)
+        result.duplicates = duplicates + (sealedAfter.duplicates - sealedBefore.duplicates)
+        result.reordered = reordered
+        result.verificationFailures = corrupt + (sealedAfter.rejected - sealedBefore.rejected)
+        let end = lastDelivery > start ? lastDelivery : BenchClock.now()
+        result.seconds = Double(end - start) / 1e9
+        if result.seconds > 0 {
+            result.messagesPerSecond = Double(result.delivered) / result.seconds
+            result.megabytesPerSecond = result.messagesPerSecond * Double(size) / 1e6
+        }
+        result.latencyMicroseconds = BenchLatency(
+            count: Int(histogram.totalCount), p50: Double(histogram.valueAtPercentile(50)),
+            p90: Double(histogram.valueAtPercentile(90)), p99: Double(histogram.valueAtPercentile(99)),
+            p999: Double(histogram.valueAtPercentile(99.9)), max: Double(histogram.max),
+            mean: histogram.totalCount > 0 && histogram.mean.isFinite ? histogram.mean : 0)
+        if result.delivered > 0 {
+            result.cpuMicrosecondsPerMessage = Double(cpuAfter - cpuBefore) / Double(result.delivered)
+            if let brokerBefore, let brokerAfter {
+                result.brokerCPUMicrosecondsPerMessage = Double(brokerAfter - brokerBefore) / Double(result.delivered)
+            }
+        }
+        let points = series.enumerated().map { offset, sample in
+            let second = offset
+            let p99: Double? =
+                second < perSecond.count && perSecond[second].totalCount > 0
+                ? Double(perSecond[second].valueAtPercentile(99)) : nil
+            return BenchSeriesPoint(
+                second: second + 1, mode: plan.mode, payloadBytes: size, sent: sample.sent,
+                delivered: sample.delivered, p99Microseconds: p99)
+        }
+        return Outcome(
+            result: result, series: points, failure: failure.map { "\(plan.label): \($0)" }, histogram: histogram,
+            cpuMicroseconds: Double(cpuAfter - cpuBefore),
+            brokerCPUMicroseconds: brokerBefore.flatMap { before in brokerAfter.map { Double($0 - before) } })
+    }
+
+    /// The envelopes of the verify-scaling runs, sealed before the measurement.
+    func presealed(
+        publisher: Int, topics: [String], sealers: [Sealer]
+    ) throws -> (warm: [[UInt8]], measured: [[UInt8]]) {
+        let measuredCount: Int
+        if case .count(let total) = plan.stop {
+            measuredCount = (total + configuration.publishers - 1) / configuration.publishers
+        } else {
+            measuredCount = 0
+        }
+        let warmCount = Swift.max(configuration.warmupCount / configuration.publishers, 1)
+        func make(_ count: Int, publisherIndex: Int) throws -> [[UInt8]] {
+            var sequences = [UInt64](repeating: 0, count: lanes)
+            return try (0..<count).map { index in
+                let lane = index % lanes
+                let payload = BenchPayload.make(
+                    size: plan.size,
+                    header: .init(
+                        publisher: publisherIndex, lane: lane, sequence: sequences[lane],
+                        sentNanoseconds: BenchClock.now()))
+                sequences[lane] += 1
+                return try sealers[lane].seal(payload, topic: topics[lane])
+            }
+        }
+        return (
+            try make(warmCount, publisherIndex: publisher + configuration.publishers),
+            try make(measuredCount, publisherIndex: publisher)
+        )
+    }
+
+    /// One publisher's loop, bounded by `limit` messages and `deadline`.
+    func publish(
+        publisher: Int, send: @escaping SendFunction, counters: SegmentCounters, warm: Bool, limit: Int?,
+        deadline: UInt64?,
+        load: BenchLoad
+    ) async {
+        let lanes = self.lanes
+        let factor = self.factor
+        let publishers = configuration.publishers
+        let stallLimit = UInt64(configuration.drainTimeout.seconds * 1e9)
+        let maxInFlight: Int
+        switch load {
+        case .rate: maxInFlight = 1024
+        case .maximum(let window): maxInFlight = Swift.max(Swift.min(window, 1024), 1)
+        }
+        let streamIndex = warm ? publisher + publishers : publisher
+        let start = BenchClock.now()
+        let hardDeadline = deadline ?? (start + UInt64(BenchConfiguration.maximumDuration.seconds * 1e9))
+        var sequences = [UInt64](repeating: 0, count: lanes)
+        var buffer = BenchPayload.make(
+            size: plan.size, header: .init(publisher: 0, lane: 0, sequence: 0, sentNanoseconds: 0))
+        let limit = Swift.min(limit ?? BenchConfiguration.maximumCount, BenchConfiguration.maximumCount)
+        let qos0 = configuration.qos == 0
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                for index in 0..<limit {
+                    var now = BenchClock.now()
+                    if now >= hardDeadline || counters.failed { break }
+                    var sendTime = now
+                    switch load {
+                    case .rate(let rate):
+                        let interval = 1e9 * Double(publishers) / rate
+                        let intended = start + UInt64(Double(index) * interval)
+                        if intended > now + 60_000 {
+                            try await Task.sleep(nanoseconds: intended - now)
+                            now = BenchClock.now()
+                        }
+                        sendTime = Swift.min(intended, now)
+                    case .maximum(let window):
+                        // Hysteresis: once the window is full, wait until a quarter of it drained, so that a
+                        // wake-up admits many messages (a sleep per message would cost more than the message).
+                        if counters.inTransit(warm: warm, factor: factor) >= window {
+                            let resume = window - Swift.max(window / 4, 1)
+                            let waitedSince = BenchClock.now()
+                            while counters.inTransit(warm: warm, factor: factor) > resume {
+                                if BenchClock.now() - waitedSince > stallLimit || counters.failed { break }
+                                try await Task.sleep(nanoseconds: 200_000)
+                            }
+                        }
+                        sendTime = BenchClock.now()
+                    }
+                    let lane = index % lanes
+                    BenchPayload.write(
+                        .init(publisher: streamIndex, lane: lane, sequence: sequences[lane], sentNanoseconds: sendTime),
+                        into: &buffer)
+                    sequences[lane] += 1
+                    counters.countSent(warm: warm)
+                    let sendIndex = warm ? -index - 1 : index
+                    if qos0 {
+                        try await send(lane, sendIndex, buffer)
+                    } else {
+                        if inFlight >= maxInFlight {
+                            try await group.next()
+                            inFlight -= 1
+                        }
+                        let payload = buffer
+                        group.addTask { try await send(lane, sendIndex, payload) }
+                        inFlight += 1
+                    }
+                }
+                try await group.waitForAll()
+            }
+        } catch {
+            if !counters.stopping.load(ordering: .relaxed) {
+                counters.fail("publishing failed (the broker went away?): \(error)")
+            }
+        }
+    }
+
+    /// Polls `condition` every 5 ms until it holds, the segment failed, or `timeout` passed (since the start, or
+    /// with `resetOnProgress` since the last change of the delivered counters).
+    func waitUntil(
+        timeout: Duration, counters: SegmentCounters, resetOnProgress: Bool = false, _ condition: () -> Bool
+    ) async {
+        let limit = UInt64(timeout.seconds * 1e9)
+        var since = BenchClock.now()
+        var last = -1
+        while !condition() && !counters.failed {
+            let seen = counters.delivered.load(ordering: .relaxed) + counters.warmDelivered.load(ordering: .relaxed)
+            if resetOnProgress && seen != last {
+                last = seen
+                since = BenchClock.now()
+            }
+            if BenchClock.now() - since > limit { return }
+            do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
+        }
+    }
+
+    func statistics(of clients: [SealedMQTTClient]) async -> (rejected: Int, duplicates: Int) {
+        var rejected = 0
+        var duplicates = 0
+        for client in clients {
+            let statistics = await client.statistics
+            rejected += statistics.rejected
+            duplicates += statistics.duplicates
+        }
+        return (rejected, duplicates)
+    }
+}
+
+/// Samples the counters four times a second: progress reports, and one series point per second.
+final class Sampler: Sendable {
+    struct Sample: Sendable {
+        var sent: Int
+        var delivered: Int
+    }
+
+    let counters: SegmentCounters
+    let start: UInt64
+    let phase = Mutex("measure")
+
+    init(counters: SegmentCounters, start: UInt64) {
+        self.counters = counters
+        self.start = start
+    }
+
+    func run(
+        label: String, size: Int, index: Int, count: Int, progress: @Sendable (BenchProgress) -> Void,
+        client: MQTTClient?
+    ) async -> [Sample] {
+        var samples: [Sample] = []
+        var lastSent = 0
+        var lastDelivered = 0
+        var lastRateDelivered = 0
+        var lastRateTime = start
+        var tick = 0
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .milliseconds(250)) } catch { break }
+            tick += 1
+            let now = BenchClock.now()
+            let sent = counters.sent.load(ordering: .relaxed)
+            let delivered = counters.delivered.load(ordering: .relaxed)
+            let rate = Double(delivered - lastRateDelivered) / (Double(now - lastRateTime) / 1e9)
+            lastRateDelivered = delivered
+            lastRateTime = now
+            progress(
+                BenchProgress(
+                    segment: label, payloadBytes: size, phase: phase.withLock { $0 }, sent: sent, delivered: delivered,
+                    elapsedSeconds: Double(now - start) / 1e9, currentRate: rate, segmentIndex: index,
+                    segmentCount: count))
+            if tick % 4 == 0 {
+                samples.append(Sample(sent: sent - lastSent, delivered: delivered - lastDelivered))
+                lastSent = sent
+                lastDelivered = delivered
+                if let client, !(await client.isConnected), !counters.stopping.load(ordering: .relaxed) {
+                    counters.fail("lost the connection to the broker")
+                }
+            }
+        }
+        // The last, partial second (or the only one of a segment shorter than a second).
+        let sent = counters.sent.load(ordering: .relaxed)
+        let delivered = counters.delivered.load(ordering: .relaxed)
+        if sent != lastSent || delivered != lastDelivered {
+            samples.append(Sample(sent: sent - lastSent, delivered: delivered - lastDelivered))
+        }
+        return samples
+    }
+}
