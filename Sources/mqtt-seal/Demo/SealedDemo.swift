@@ -99,17 +99,7 @@ final class SealedDemo: Sendable {
 
         let tally = TallyBox()
         let receiving = Task {
-            for try await message in stream {
-                let text = message.payloadString
-                let index = Int(text.split(separator: "#").last ?? "") ?? -1
-                tally.state.withLock {
-                    $0.verified.append(index)
-                    if let kid = message.keyID { $0.keysSeen.insert(kid) }
-                }
-                say(
-                    "subscriber  ✔ \(message.topic)  \"\(text)\"  key \(message.keyID.map(KeyringID.format) ?? "-") signer \(message.signer.map(KeyringID.format) ?? "-")"
-                )
-            }
+            for try await message in stream { Self.record(message, in: tally) }
         }
         let rejecting = Task {
             for await rejection in rejections {
@@ -193,6 +183,20 @@ final class SealedDemo: Sendable {
         )
         say(allVerified && allRejected && bothKeys ? "result      OK" : "result      UNEXPECTED")
         return allVerified && allRejected && bothKeys
+    }
+
+    /// Counts and prints one verified message.
+    private static func record(_ message: SealedMessage, in tally: TallyBox) {
+        let text = message.payloadString
+        let index = Int(text.split(separator: "#").last ?? "") ?? -1
+        let kid = message.envelope?.keyID
+        let signer = message.envelope?.signer
+        tally.state.withLock {
+            $0.verified.append(index)
+            if let kid { $0.keysSeen.insert(kid) }
+        }
+        let key = kid.map(KeyringID.format) ?? "-"
+        say("subscriber  ✔ \(message.topic)  \"\(text)\"  key \(key) signer \(signer.map(KeyringID.format) ?? "-")")
     }
 
     private var topicPrefixFilter: String {
