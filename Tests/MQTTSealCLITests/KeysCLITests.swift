@@ -25,6 +25,11 @@ struct KeysCLITests {
         #expect(again.err == "mqtt-seal: keyring \(workspace.keyring) already exists\n")
         #expect(try workspace.bytes() == before)
         #expect(try workspace.load().keys.isEmpty)
+        // With a new key-encryption-key file named, nothing is created either.
+        let otherKEK = workspace.path("other.kek")
+        let refused = try CLIRunner.run(["keys", "init", "--keyring", workspace.keyring, "--kek-file", otherKEK])
+        #expect(refused.status == 65)
+        #expect(!FileManager.default.fileExists(atPath: otherKEK))
     }
 
     @Test func everyLifecycleTransitionThroughTheCLI() throws {

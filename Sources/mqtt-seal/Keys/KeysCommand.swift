@@ -43,6 +43,10 @@ struct KeysInit: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingFailures {
+            // Refuse before creating anything (a new key-encryption-key file would be left behind otherwise).
+            if FileManager.default.fileExists(atPath: options.keyring) {
+                throw CLIFailure(.dataError, "keyring \(options.keyring) already exists")
+            }
             let credential: KeyringCredential
             if let kekFile = options.kekFile, !FileManager.default.fileExists(atPath: kekFile) {
                 do throws(KeyringError) {
