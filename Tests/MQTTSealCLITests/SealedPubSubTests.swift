@@ -88,6 +88,19 @@ struct SealedPubSubTests {
         #expect(sub.out == "p/clear/1 plaintext in clear\np/y gw signed\n")
     }
 
+    @Test func aLostBrokerEndsTheSealedSubWithExit74InOneLine() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let workspace = try KeyringWorkspace()
+        _ = try workspace.addPrimary()
+        let sub = try await Self.startSub(workspace, Self.endpoint(broker) + ["-t", "gone/#", "-W", "30"])
+        await broker.kill()
+        #expect(try await sub.wait() == 74, "stderr: \(sub.err)")
+        let lines = sub.err.split(separator: "\n").filter { !$0.hasPrefix("mqtt-seal sub: connected") }
+        #expect(lines.last?.hasPrefix("mqtt-seal: sub") == true, "stderr: \(sub.err)")
+        #expect(sub.out.isEmpty)
+    }
+
     @Test func usageAndKeyringErrorsComeBeforeTheBroker() throws {
         let workspace = try KeyringWorkspace()
         let empty = FileManager.default.temporaryDirectory

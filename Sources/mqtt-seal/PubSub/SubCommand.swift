@@ -160,16 +160,18 @@ struct SubCommand: AsyncParsableCommand {
         let debug = broker.debug
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
+                // The keyring poller and the rejection printer end only when the readers are done (cancellation):
+                // the end of the rejection stream (the client going away) is reported by the readers instead.
                 group.addTask {
                     await watcher.run()
-                    throw CancellationError()
+                    try await Self.untilCancelled()
                 }
                 group.addTask {
                     for await rejection in rejections {
                         if rejection.reason.isDuplicate && !debug { continue }
                         printError("mqtt-seal sub: rejected \(rejection.topic): \(rejection.reason)")
                     }
-                    throw CancellationError()
+                    try await Self.untilCancelled()
                 }
                 for stream in streams {
                     group.addTask {
@@ -195,6 +197,11 @@ struct SubCommand: AsyncParsableCommand {
             throw BrokerOptions.brokerFailure(cause, doing: "sub", endpoint: endpoint, version: version)
         }
         await sealed.disconnect()
+    }
+
+    /// Suspends until the task is cancelled, then throws `CancellationError`.
+    static func untilCancelled() async throws {
+        while true { try await Task.sleep(for: .seconds(3600)) }
     }
 
     /// The receive policy from `--require-signature`, `--allow-signer` and `--allow-plaintext`.
