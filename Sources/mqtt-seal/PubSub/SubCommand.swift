@@ -158,30 +158,41 @@ struct SubCommand: AsyncParsableCommand {
             printer: Printer(verbose: verbose, newline: !noNewline), keys: watcher, limit: checked.limit)
         let skipRetained = skipRetained
         let debug = broker.debug
+        try await runReaders(checked, deadline: deadline, disconnect: { await sealed.disconnect() }) { group in
+            // The keyring poller and the rejection printer end only when the readers are done (cancellation):
+            // the end of the rejection stream (the client going away) is reported by the readers instead.
+            group.addTask {
+                await watcher.run()
+                try await Self.untilCancelled()
+            }
+            group.addTask {
+                for await rejection in rejections {
+                    if rejection.reason.isDuplicate && !debug { continue }
+                    printError("mqtt-seal sub: rejected \(rejection.topic): \(rejection.reason)")
+                }
+                try await Self.untilCancelled()
+            }
+            for stream in streams {
+                group.addTask {
+                    for try await message in stream {
+                        if skipRetained && message.retain { continue }
+                        if try printer.print(message) { return }
+                    }
+                    throw CLIFailure(.ioError, "sub: connection to \(endpoint) ended")
+                }
+            }
+        }
+    }
+
+    /// Runs the reader tasks `addReaders` adds, with the `-W` deadline, in one group: the first task to finish
+    /// (a reader reaching `-C`, or a failure) ends the others. Then disconnects; a failure becomes one line.
+    private func runReaders(
+        _ checked: Checked, deadline: ContinuousClock.Instant?, disconnect: () async -> Void,
+        _ addReaders: (inout ThrowingTaskGroup<Void, any Error>) -> Void
+    ) async throws {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                // The keyring poller and the rejection printer end only when the readers are done (cancellation):
-                // the end of the rejection stream (the client going away) is reported by the readers instead.
-                group.addTask {
-                    await watcher.run()
-                    try await Self.untilCancelled()
-                }
-                group.addTask {
-                    for await rejection in rejections {
-                        if rejection.reason.isDuplicate && !debug { continue }
-                        printError("mqtt-seal sub: rejected \(rejection.topic): \(rejection.reason)")
-                    }
-                    try await Self.untilCancelled()
-                }
-                for stream in streams {
-                    group.addTask {
-                        for try await message in stream {
-                            if skipRetained && message.retain { continue }
-                            if try printer.print(message) { return }
-                        }
-                        throw CLIFailure(.ioError, "sub: connection to \(endpoint) ended")
-                    }
-                }
+                addReaders(&group)
                 if let seconds = checked.seconds, let deadline {
                     group.addTask {
                         try await Task.sleep(until: deadline, clock: .continuous)
@@ -192,11 +203,13 @@ struct SubCommand: AsyncParsableCommand {
                 group.cancelAll()
             }
         } catch {
-            await sealed.disconnect()
+            await disconnect()
             let cause = (error as? SealedMQTTError)?.mqttError ?? error
-            throw BrokerOptions.brokerFailure(cause, doing: "sub", endpoint: endpoint, version: version)
+            throw BrokerOptions.brokerFailure(
+                cause, doing: "sub", endpoint: checked.resolved.endpoint,
+                version: checked.resolved.configuration.protocolVersion)
         }
-        await sealed.disconnect()
+        await disconnect()
     }
 
     /// Suspends until the task is cancelled, then throws `CancellationError`.
@@ -241,41 +254,25 @@ struct SubCommand: AsyncParsableCommand {
 
         let printer = Printer(verbose: verbose, newline: !noNewline)
         let skipRetained = skipRetained
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    var received = 0
-                    for try await message in stream {
-                        if skipRetained && message.retain { continue }
-                        guard let payload = try step.incoming(message) else { continue }
-                        do throws(StandardStreams.WriteFailure) {
-                            try printer.print(topic: message.topic, payload: payload)
-                        } catch .closed {
-                            return
-                        } catch .failed(let code) {
-                            throw CLIFailure(.ioError, "sub: cannot write to stdout (errno \(code))")
-                        }
-                        received += 1
-                        if let limit, received >= limit { return }
+        try await runReaders(checked, deadline: deadline, disconnect: { await client.disconnect() }) { group in
+            group.addTask {
+                var received = 0
+                for try await message in stream {
+                    if skipRetained && message.retain { continue }
+                    guard let payload = try step.incoming(message) else { continue }
+                    do throws(StandardStreams.WriteFailure) {
+                        try printer.print(topic: message.topic, payload: payload)
+                    } catch .closed {
+                        return
+                    } catch .failed(let code) {
+                        throw CLIFailure(.ioError, "sub: cannot write to stdout (errno \(code))")
                     }
-                    throw CLIFailure(.ioError, "sub: connection to \(resolved.endpoint) ended")
+                    received += 1
+                    if let limit, received >= limit { return }
                 }
-                if let seconds, let deadline {
-                    group.addTask {
-                        try await Task.sleep(until: deadline, clock: .continuous)
-                        throw CLIFailure(.timedOut, "sub: timed out after \(seconds) s (-W)")
-                    }
-                }
-                try await group.next()
-                group.cancelAll()
+                throw CLIFailure(.ioError, "sub: connection to \(resolved.endpoint) ended")
             }
-        } catch {
-            await client.disconnect()
-            throw BrokerOptions.brokerFailure(
-                error, doing: "sub", endpoint: resolved.endpoint,
-                version: resolved.configuration.protocolVersion)
         }
-        await client.disconnect()
     }
 }
 

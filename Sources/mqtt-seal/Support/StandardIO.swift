@@ -26,19 +26,10 @@ func readInput(_ path: String, limit: Int, what: String) throws(CLIFailure) -> [
         throw CLIFailure(.ioError, "cannot open \(what) \(path): \(String(cString: strerror(code)))")
     }
     defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count == 0 { return bytes }
-        if count < 0 {
-            if errno == EINTR { continue }
-            throw CLIFailure(.ioError, "cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        guard bytes.count + count <= limit else {
-            throw CLIFailure(.dataError, "\(what) \(path) is larger than \(limit) bytes")
-        }
-        bytes.append(contentsOf: chunk[0..<count])
+    do {
+        return try StandardStreams.readAll(limit: limit, fd: fd, name: path)
+    } catch {
+        throw CLIFailure(error.status, "\(what): \(error.message)")
     }
 }
 

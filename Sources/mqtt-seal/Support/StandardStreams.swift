@@ -30,28 +30,30 @@ enum StandardStreams {
         }
     }
 
-    /// Reads up to `count` bytes from stdin; an empty result is the end of input.
-    static func readIn(upTo count: Int) throws(CLIFailure) -> [UInt8] {
+    /// Reads up to `count` bytes from `fd` (stdin by default); an empty result is the end of input.
+    static func readIn(
+        upTo count: Int, fd: Int32 = STDIN_FILENO, name: String = "stdin"
+    ) throws(CLIFailure) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         while true {
-            let got = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if got >= 0 {
                 buffer.removeSubrange(got...)
                 return buffer
             }
             if errno == EINTR { continue }
-            throw CLIFailure(.ioError, "cannot read stdin: \(String(cString: strerror(errno)))")
+            throw CLIFailure(.ioError, "cannot read \(name): \(String(cString: strerror(errno)))")
         }
     }
 
-    /// Reads stdin to the end, refusing more than `limit` bytes (exit 65).
-    static func readAll(limit: Int) throws(CLIFailure) -> [UInt8] {
+    /// Reads `fd` (stdin by default) to the end, refusing more than `limit` bytes (exit 65).
+    static func readAll(limit: Int, fd: Int32 = STDIN_FILENO, name: String = "stdin") throws(CLIFailure) -> [UInt8] {
         var all: [UInt8] = []
         while true {
-            let chunk = try readIn(upTo: 65_536)
+            let chunk = try readIn(upTo: 65_536, fd: fd, name: name)
             if chunk.isEmpty { return all }
             all += chunk
-            if all.count > limit { throw CLIFailure(.dataError, "stdin is larger than \(limit) bytes") }
+            if all.count > limit { throw CLIFailure(.dataError, "\(name) is larger than \(limit) bytes") }
         }
     }
 
