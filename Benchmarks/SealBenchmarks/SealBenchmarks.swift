@@ -169,6 +169,20 @@ let benchmarks: @Sendable () -> Void = {
                     blackHole(try sealer.seal(payload, topic: topic))
                 }
             }
+            Benchmark("seal into \(mode)/\(size)", configuration: .init(scalingFactor: scaling)) { benchmark in
+                // Into a caller's buffer, as the raw calls write: no allocation (SealedMQTT seals this way, straight
+                // into the outgoing ByteBuffer).
+                let (sealer, _) = try fixture.pair(mode)
+                var envelope = [UInt8](repeating: 0, count: size + sealer.overhead)
+                benchmark.startMeasurement()
+                try payload.withUnsafeBytes { message in
+                    try envelope.withUnsafeMutableBytes { out in
+                        for _ in benchmark.scaledIterations {
+                            blackHole(try sealer.seal(message, topic: topic, into: out))
+                        }
+                    }
+                }
+            }
             Benchmark("open \(mode)/\(size)", configuration: .init(scalingFactor: scaling)) { benchmark in
                 // Fresh envelopes for every iteration, sealed before the measurement starts: the opener's
                 // replay guard rejects a second open of the same envelope.

@@ -149,11 +149,8 @@ public final class SealedMQTTClient: Sendable, Service {
         }.get()
     }
 
-    private func seal(
-        _ payload: UnsafeRawBufferPointer, topic: String, retain: Bool
-    ) throws(SealedMQTTError)
-        -> [UInt8]
-    {
+    /// The sealer the topic's policy chooses, checked against the policy's allowed suites.
+    private func sealer(for topic: String) throws(SealedMQTTError) -> Sealer {
         let policy = configuration.policy.policy(for: topic)
         let sealer: Sealer
         do {
@@ -176,18 +173,54 @@ public final class SealedMQTTClient: Sendable, Service {
                         + "which the topic's policy does not allow")
             }
         }
+        return sealer
+    }
+
+    private func seal(
+        _ payload: UnsafeRawBufferPointer, topic: String, retain: Bool
+    ) throws(SealedMQTTError)
+        -> [UInt8]
+    {
+        let sealer = try sealer(for: topic)
         do {
-            if let context = configuration.context {
-                return try context.withUnsafeBytes { contextBytes in
-                    Result { () throws(SealError) in
-                        try sealer.seal(payload, topic: topic, context: contextBytes, retain: retain)
-                    }
-                }.get()
+            return try withContext { context throws(SealError) in
+                try sealer.seal(payload, topic: topic, context: context, retain: retain)
             }
-            return try sealer.seal(payload, topic: topic, retain: retain)
         } catch {
             throw SealedMQTTError(.sealingFailed, "cannot seal on topic \(topic): \(error)", sealError: error)
         }
+    }
+
+    /// Seals straight into a new buffer of exactly the envelope's size: one allocation, no intermediate array.
+    private func sealBuffer(
+        _ payload: UnsafeRawBufferPointer, topic: String, retain: Bool
+    ) throws(SealedMQTTError)
+        -> ByteBuffer
+    {
+        let sealer = try sealer(for: topic)
+        let size = sealer.overhead + payload.count
+        var buffer = ByteBufferAllocator().buffer(capacity: size)
+        var failure: SealError?
+        withContext { context in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { output in
+                do throws(SealError) {
+                    return try sealer.seal(payload, topic: topic, context: context, retain: retain, into: output)
+                } catch {
+                    failure = error
+                    return 0
+                }
+            }
+        }
+        if let failure {
+            throw SealedMQTTError(.sealingFailed, "cannot seal on topic \(topic): \(failure)", sealError: failure)
+        }
+        return buffer
+    }
+
+    /// Calls `body` with the configured application context (nil when there is none).
+    private func withContext<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
+        guard let context = configuration.context else { return try body(nil) }
+        return try context.withUnsafeBytes { bytes in Result { () throws(E) in try body(bytes) } }.get()
     }
 
     /// Seals and publishes a payload.
@@ -205,7 +238,9 @@ public final class SealedMQTTClient: Sendable, Service {
     public func publish(
         to topic: String, payload: [UInt8], qos: MQTTQoS = .atMostOnce, retain: Bool = false
     ) async throws(SealedMQTTError) -> MQTTReasonCode {
-        let envelope = try seal(payload, for: topic, retain: retain)
+        let envelope = try payload.withUnsafeBytes { bytes in
+            Result { () throws(SealedMQTTError) in try sealBuffer(bytes, topic: topic, retain: retain) }
+        }.get()
         return try await send(envelope, topic: topic, qos: qos, retain: retain)
     }
 
@@ -215,7 +250,7 @@ public final class SealedMQTTClient: Sendable, Service {
         to topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false
     ) async throws(SealedMQTTError) -> MQTTReasonCode {
         let envelope = try payload.withUnsafeReadableBytes { bytes in
-            Result { () throws(SealedMQTTError) in try seal(bytes, topic: topic, retain: retain) }
+            Result { () throws(SealedMQTTError) in try sealBuffer(bytes, topic: topic, retain: retain) }
         }.get()
         return try await send(envelope, topic: topic, qos: qos, retain: retain)
     }
@@ -230,17 +265,17 @@ public final class SealedMQTTClient: Sendable, Service {
         guard configuration.policy.policy(for: topic).allowsPlaintext else {
             throw SealedMQTTError(.policyViolation, "topic \(topic) does not allow plaintext; publish sealed")
         }
-        return try await send(payload, topic: topic, qos: qos, retain: retain)
+        return try await send(ByteBuffer(bytes: payload), topic: topic, qos: qos, retain: retain)
     }
 
     private func send(
-        _ bytes: [UInt8], topic: String, qos: MQTTQoS, retain: Bool
+        _ bytes: ByteBuffer, topic: String, qos: MQTTQoS, retain: Bool
     ) async throws(SealedMQTTError)
         -> MQTTReasonCode
     {
         let code: MQTTReasonCode
         do {
-            code = try await client.publish(to: topic, payload: ByteBuffer(bytes: bytes), qos: qos, retain: retain)
+            code = try await client.publish(to: topic, payload: bytes, qos: qos, retain: retain)
         } catch {
             throw .transport(error, "publish to \(topic)")
         }

@@ -32,6 +32,51 @@ struct EnvelopeRoundTripTests {
         }
     }
 
+    @Test("sealing into a caller's buffer writes exactly the envelope and opens", arguments: Configuration.all)
+    func sealInto(_ configuration: Configuration) throws {
+        let harness = try Harness(configuration)
+        for size in [0, 1, 64, 1000] {
+            let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
+            let context: [UInt8]? = size == 1 ? [9, 9] : nil
+            let total = harness.sealer.overhead + size
+            var output = [UInt8](repeating: 0xEE, count: total + 8)
+            let written = try payload.withUnsafeBytes { bytes in
+                try output.withUnsafeMutableBytes { out in
+                    try withOptionalBytes(context) { contextBytes throws(SealError) in
+                        try harness.sealer.seal(bytes, topic: "plant/7/temp", context: contextBytes, into: out)
+                    }
+                }
+            }
+            #expect(written == total)
+            // Bytes past the envelope are untouched.
+            #expect(output[total...].allSatisfy { $0 == 0xEE })
+            let opened = try harness.opener.open(Array(output[..<total]), topic: "plant/7/temp", context: context)
+            #expect(opened.payload == payload)
+            #expect(opened.mode == configuration.mode)
+        }
+    }
+
+    @Test("sealing into a buffer one byte short is refused with invalidArgument and writes nothing")
+    func sealIntoShortBuffer() throws {
+        for configuration in Configuration.all {
+            let harness = try Harness(configuration)
+            let payload: [UInt8] = [1, 2, 3]
+            var output = [UInt8](repeating: 0xEE, count: harness.sealer.overhead + payload.count - 1)
+            expectMisuse(.invalidArgument) {
+                _ = try payload.withUnsafeBytes { bytes in
+                    try output.withUnsafeMutableBytes { try harness.sealer.seal(bytes, topic: "t", into: $0) }
+                }
+            }
+            #expect(output.allSatisfy { $0 == 0xEE }, "\(configuration)")
+            expectMisuse(.invalidArgument) {
+                _ = try payload.withUnsafeBytes { bytes in
+                    try harness.sealer.seal(
+                        bytes, topic: "t", into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+                }
+            }
+        }
+    }
+
     @Test("overheads: default suite 41 bytes, a signature adds 64")
     func overheads() throws {
         let expected: [String: Int] = [

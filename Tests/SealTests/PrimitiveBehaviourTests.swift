@@ -6,7 +6,7 @@ import Testing
 struct PrimitiveBehaviourTests {
     @Test("the nonce pool hands out distinct bytes across many refills, at every draw size")
     func randomPool() {
-        let pool = RandomPool()
+        var pool = NoncePool()
         var seen = Set<[UInt8]>()
         var draws = 0
         for size in [8, 12, 24, 1, 4095, 4096] {
@@ -22,6 +22,32 @@ struct PrimitiveBehaviourTests {
         var empty: [UInt8] = [1]
         empty.withUnsafeMutableBytes { pool.fill($0.baseAddress!, count: 0) }
         #expect(empty == [1])
+    }
+
+    @Test("threads drawing from their own pools at once never get the same nonce bytes")
+    func randomPoolThreads() async {
+        let perTask = 4000
+        // Detached tasks spread over the cooperative pool's threads; every draw is 8 bytes (an XChaCha nonce tail).
+        let draws = await withTaskGroup(of: [UInt64].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var values: [UInt64] = []
+                    values.reserveCapacity(perTask)
+                    for _ in 0..<perTask {
+                        var value: UInt64 = 0
+                        withUnsafeMutableBytes(of: &value) { RandomPool.fill($0.baseAddress!, count: 8) }
+                        values.append(value)
+                    }
+                    return values
+                }
+            }
+            var all: [UInt64] = []
+            for await values in group { all += values }
+            return all
+        }
+        #expect(draws.count == 8 * perTask)
+        // 32,000 random 64-bit values collide with probability about 2^-35; equal values mean shared pool bytes.
+        #expect(Set(draws).count == draws.count)
     }
 
     @Test("suite metadata agrees with the mode check the opener uses")

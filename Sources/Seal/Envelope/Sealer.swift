@@ -27,7 +27,8 @@ public final class Sealer: Sendable {
 
     private let key: SealKey?
     private let signingKey: SigningKey?
-    private let clock: @Sendable () -> UInt64
+    /// An injected clock; nil reads ``WallClock`` directly (no closure call on the hot path).
+    private let clock: (@Sendable () -> UInt64)?
     private let lastSequence = Atomic<UInt64>(0)
 
     /// A sealer with a symmetric key, optionally signing with `signingKey` (encrypt-then-sign).
@@ -37,12 +38,12 @@ public final class Sealer: Sendable {
     ///   - signingKey: signs every envelope; only with an AEAD key.
     ///   - senderID: the sender id of unsigned modes; random when nil. With a signing key it must be
     ///     nil or equal to the signing key's id.
-    ///   - clock: Unix milliseconds; inject one in tests.
+    ///   - clock: Unix milliseconds; nil (the default) reads ``WallClock/milliseconds()``. Inject one in tests.
     /// - Throws: ``SealError/Code/invalidConfiguration`` for an HMAC key with a signing key, or a
     ///   sender id that differs from the signing key's id.
     public init(
         key: SealKey, signingKey: SigningKey? = nil, senderID: UInt32? = nil,
-        clock: @escaping @Sendable () -> UInt64 = WallClock.milliseconds
+        clock: (@Sendable () -> UInt64)? = nil
     ) throws(SealError) {
         try ensureSodium()
         switch (key.suite, signingKey) {
@@ -73,7 +74,7 @@ public final class Sealer: Sendable {
     /// A sealer that only signs (mode ``SealMode/sign``): the payload stays in clear; `kid` and `sid`
     /// are both the signing key's id.
     public init(
-        signingKey: SigningKey, clock: @escaping @Sendable () -> UInt64 = WallClock.milliseconds
+        signingKey: SigningKey, clock: (@Sendable () -> UInt64)? = nil
     ) throws(SealError) {
         try ensureSodium()
         mode = .sign
@@ -125,10 +126,41 @@ public final class Sealer: Sendable {
         }
     }
 
+    /// Seals `payload` for `topic` into `output`, a buffer the caller owns, without allocating.
+    ///
+    /// Use it to seal straight into an outgoing packet buffer. The envelope is exactly
+    /// ``overhead`` `+ payload.count` bytes; bytes of `output` past it are left untouched.
+    ///
+    /// - Parameters:
+    ///   - payload: the application payload.
+    ///   - topic: the concrete PUBLISH topic.
+    ///   - context: optional application context bound into the authentication (not sent).
+    ///   - retain: set when publishing with the MQTT retain flag.
+    ///   - output: at least ``overhead`` `+ payload.count` bytes; it must not overlap `payload`.
+    /// - Returns: the number of envelope bytes written at the start of `output`.
+    /// - Throws: ``SealError/Code/invalidArgument`` when the payload, topic or context is too large, or
+    ///   `output` is too small (then nothing is written).
+    public func seal(
+        _ payload: UnsafeRawBufferPointer, topic: String, context: UnsafeRawBufferPointer? = nil, retain: Bool = false,
+        into output: UnsafeMutableRawBufferPointer
+    ) throws(SealError) -> Int {
+        try withUTF8Bytes(topic) { topicBytes throws(SealError) in
+            let context = context ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            try checkLimits(payload: payload, topic: topicBytes, context: context)
+            let total = overhead + payload.count
+            guard output.count >= total, let p = output.baseAddress else {
+                throw SealError(.invalidArgument, .misuse, "output buffer below the \(total) envelope bytes")
+            }
+            try write(
+                into: p, payload: payload, topic: topicBytes, context: context, retain: retain, seq: nextSequence())
+            return total
+        }
+    }
+
     /// The next sequence number: strictly increasing, at least the current time << 16.
     @inline(__always)
     func nextSequence() -> UInt64 {
-        let floor = clock() &<< 16
+        let floor = (clock?() ?? WallClock.milliseconds()) &<< 16
         var last = lastSequence.load(ordering: .relaxed)
         while true {
             let next = Swift.max(floor, last &+ 1)
@@ -143,15 +175,7 @@ public final class Sealer: Sendable {
     private func seal(
         payload: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer, context: UnsafeRawBufferPointer, retain: Bool
     ) throws(SealError) -> [UInt8] {
-        guard payload.count <= EnvelopeFormat.maxPayloadBytes else {
-            throw SealError(.invalidArgument, .misuse, "payload above \(EnvelopeFormat.maxPayloadBytes) bytes")
-        }
-        guard topic.count <= EnvelopeFormat.maxTopicBytes else {
-            throw SealError(.invalidArgument, .misuse, "topic above 65535 UTF-8 bytes")
-        }
-        guard context.count <= EnvelopeFormat.maxContextBytes else {
-            throw SealError(.invalidArgument, .misuse, "context above 2^32-1 bytes")
-        }
+        try checkLimits(payload: payload, topic: topic, context: context)
         let total = overhead + payload.count
         let seq = nextSequence()
         var failure: SealError?
@@ -169,6 +193,22 @@ public final class Sealer: Sendable {
         return envelope
     }
 
+    /// Refuses a payload, topic or context above the format's limits.
+    @inline(__always)
+    private func checkLimits(
+        payload: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer, context: UnsafeRawBufferPointer
+    ) throws(SealError) {
+        guard payload.count <= EnvelopeFormat.maxPayloadBytes else {
+            throw SealError(.invalidArgument, .misuse, "payload above \(EnvelopeFormat.maxPayloadBytes) bytes")
+        }
+        guard topic.count <= EnvelopeFormat.maxTopicBytes else {
+            throw SealError(.invalidArgument, .misuse, "topic above 65535 UTF-8 bytes")
+        }
+        guard context.count <= EnvelopeFormat.maxContextBytes else {
+            throw SealError(.invalidArgument, .misuse, "context above 2^32-1 bytes")
+        }
+    }
+
     /// Writes the whole envelope (exactly `overhead + payload.count` bytes) at `p`.
     @inline(__always)
     private func write(
@@ -181,7 +221,7 @@ public final class Sealer: Sendable {
         switch key?.primitive {
         case .xchacha(let cipher):
             let random = EnvelopeFormat.xchachaRandomBytes
-            RandomPool.shared.fill(p + headerBytes, count: random)
+            RandomPool.fill(p + headerBytes, count: random)
             let body = headerBytes + random
             try withUnsafeTemporaryAllocation(byteCount: XChaCha20Poly1305.nonceBytes, alignment: 8) {
                 nonce throws(SealError) in
@@ -200,7 +240,7 @@ public final class Sealer: Sendable {
             signedLength = body + payload.count + EnvelopeFormat.aeadTagBytes
         case .aes(let cipher):
             let ivBytes = EnvelopeFormat.aesIVBytes
-            RandomPool.shared.fill(p + headerBytes, count: ivBytes)
+            RandomPool.fill(p + headerBytes, count: ivBytes)
             let body = headerBytes + ivBytes
             let result = EnvelopeFormat.withAAD(header: p, topic: topic, context: context) { aad in
                 Result { () throws(SealError) in
