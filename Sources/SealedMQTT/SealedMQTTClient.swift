@@ -201,7 +201,7 @@ public final class SealedMQTTClient: Sendable, Service {
         let size = sealer.overhead + payload.count
         var buffer = ByteBufferAllocator().buffer(capacity: size)
         var failure: SealError?
-        withContext { context in
+        _ = withContext { context in
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { output in
                 do throws(SealError) {
                     return try sealer.seal(payload, topic: topic, context: context, retain: retain, into: output)

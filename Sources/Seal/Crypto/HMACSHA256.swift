@@ -1,70 +1,77 @@
 import COpenSSL
+import CSodium
 
-/// The HMAC algorithm object, fetched once per process (fetching is expensive).
-nonisolated(unsafe) private let hmacAlgorithm: OpaquePointer? = EVP_MAC_fetch(nil, "HMAC", nil)
-
-/// HMAC-SHA256 from OpenSSL `EVP_MAC`, with keyed contexts reused between messages.
+/// HMAC-SHA256 (RFC 2104) on OpenSSL's SHA-256.
+///
+/// The key's inner and outer hash states (after the `ipad` and `opad` blocks) are computed once; every
+/// message starts from stack copies of them. A tag therefore costs no allocation, no lock and no context
+/// re-initialisation, and any number of threads can use one key at once. The states are as secret as the
+/// key: they live in wiped storage, and the stack copies are wiped after use.
 final class HMACSHA256: Sendable {
     static let tagBytes = 32
+    /// SHA-256 block size: the key is padded (or first hashed) to this length.
+    private static let blockBytes = 64
+    private static let stateBytes = MemoryLayout<SHA256_CTX>.size
 
     let key: SecureBytes
-    private let contexts: ContextPool
+    /// The inner state, then the outer state.
+    private let states: SecureBytes
 
     /// Any key length is accepted here (HMAC allows it); ``SealKey`` requires 32 bytes.
     init(key: SecureBytes) throws(SealError) {
         self.key = key
-        contexts = ContextPool(make: { HMACSHA256.makeContext(key: key) }, release: { EVP_MAC_CTX_free($0) })
-        try contexts.withContext { _ in }
+        var ok = true
+        states = SecureBytes(count: 2 * Self.stateBytes) { states in
+            ok = Self.precompute(key: key, into: states.baseAddress!)
+        }
+        guard ok else { throw SealError(.cryptoFailure, .library, "hmac-sha256 key setup") }
     }
 
-    static func makeContext(key: SecureBytes) -> OpaquePointer? {
-        guard let algorithm = hmacAlgorithm, let context = EVP_MAC_CTX_new(algorithm) else { return nil }
-        let ok = "digest".withCString { name in
-            "SHA256".withCString { value in
-                var params = [
-                    OSSL_PARAM_construct_utf8_string(name, UnsafeMutablePointer(mutating: value), 0),
-                    OSSL_PARAM_construct_end(),
-                ]
-                return key.withUnsafeBytes { bytes in EVP_MAC_init(context, bytes.bytes, bytes.count, &params) == 1 }
+    /// Writes the inner and outer states for `key` at `states`.
+    private static func precompute(key: SecureBytes, into states: UnsafeMutableRawPointer) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: blockBytes, alignment: 16) { block in
+            defer { sodium_memzero(block.baseAddress!, blockBytes) }
+            let pad = block.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            pad.initialize(repeating: 0, count: blockBytes)
+            let keyed = key.withUnsafeBytes { bytes -> Bool in
+                guard bytes.count > blockBytes else {
+                    if bytes.count > 0 {
+                        UnsafeMutableRawPointer(pad).copyMemory(from: bytes.bytes, byteCount: bytes.count)
+                    }
+                    return true
+                }
+                // Keys longer than a block are hashed first.
+                return SHA256(bytes.bytes, bytes.count, pad) != nil
             }
+            guard keyed else { return false }
+            let inner = states.assumingMemoryBound(to: SHA256_CTX.self)
+            let outer = (states + stateBytes).assumingMemoryBound(to: SHA256_CTX.self)
+            for i in 0..<blockBytes { pad[i] ^= 0x36 }
+            guard SHA256_Init(inner) == 1, SHA256_Update(inner, pad, blockBytes) == 1 else { return false }
+            // 0x36 ^ 0x5c turns the inner pad into the outer pad.
+            for i in 0..<blockBytes { pad[i] ^= 0x36 ^ 0x5c }
+            return SHA256_Init(outer) == 1 && SHA256_Update(outer, pad, blockBytes) == 1
         }
-        guard ok else {
-            EVP_MAC_CTX_free(context)
-            return nil
-        }
-        return context
     }
 
-    /// Writes HMAC-SHA256(key, parts[0] || parts[1] || ...) to `output` (32 bytes).
-    func authenticate(into output: UnsafeMutablePointer<UInt8>, _ parts: UnsafeRawBufferPointer...) throws(SealError) {
-        try authenticate(into: output, parts: parts)
-    }
-
-    /// Writes HMAC-SHA256(key, concatenation of `parts`) to `output` (32 bytes).
-    func authenticate(into output: UnsafeMutablePointer<UInt8>, parts: [UnsafeRawBufferPointer]) throws(SealError) {
-        let ok = try contexts.withContext { context -> Bool in
-            // A nil key re-initialises the context with the key it already holds.
-            guard EVP_MAC_init(context, nil, 0, nil) == 1 else { return false }
-            for part in parts where part.count > 0 {
-                guard EVP_MAC_update(context, part.bytes, part.count) == 1 else { return false }
-            }
-            var written = 0
-            return EVP_MAC_final(context, output, &written, Self.tagBytes) == 1 && written == Self.tagBytes
-        }
-        guard ok else { throw SealError(.cryptoFailure, .library, "hmac-sha256") }
-    }
-
-    /// Two-part fast path: HMAC(key, first || second) without an array.
+    /// Writes HMAC-SHA256(key, first || second) to `output` (32 bytes).
     @inline(__always)
     func authenticate(
         into output: UnsafeMutablePointer<UInt8>, first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer
     ) throws(SealError) {
-        let ok = try contexts.withContext { context -> Bool in
-            guard EVP_MAC_init(context, nil, 0, nil) == 1 else { return false }
-            if first.count > 0 { guard EVP_MAC_update(context, first.bytes, first.count) == 1 else { return false } }
-            if second.count > 0 { guard EVP_MAC_update(context, second.bytes, second.count) == 1 else { return false } }
-            var written = 0
-            return EVP_MAC_final(context, output, &written, Self.tagBytes) == 1 && written == Self.tagBytes
+        let ok = withUnsafeTemporaryAllocation(of: SHA256_CTX.self, capacity: 1) { context -> Bool in
+            let state = context.baseAddress!
+            defer { sodium_memzero(state, Self.stateBytes) }
+            let inner = states.pointer
+            // Inner hash: H((key ^ ipad) || first || second), continuing from the precomputed state.
+            UnsafeMutableRawPointer(state).copyMemory(from: inner, byteCount: Self.stateBytes)
+            if first.count > 0 { guard SHA256_Update(state, first.bytes, first.count) == 1 else { return false } }
+            if second.count > 0 { guard SHA256_Update(state, second.bytes, second.count) == 1 else { return false } }
+            // The inner digest goes to `output` and is hashed from there: no other buffer.
+            guard SHA256_Final(output, state) == 1 else { return false }
+            // Outer hash: H((key ^ opad) || inner digest).
+            UnsafeMutableRawPointer(state).copyMemory(from: inner + Self.stateBytes, byteCount: Self.stateBytes)
+            return SHA256_Update(state, output, Self.tagBytes) == 1 && SHA256_Final(output, state) == 1
         }
         guard ok else { throw SealError(.cryptoFailure, .library, "hmac-sha256") }
     }
@@ -75,7 +82,7 @@ final class HMACSHA256: Sendable {
     ) -> Bool {
         guard tag.count == Self.tagBytes else { return false }
         return withUnsafeTemporaryAllocation(byteCount: Self.tagBytes, alignment: 16) { computed in
-            defer { computed.initializeMemory(as: UInt8.self, repeating: 0) }
+            defer { sodium_memzero(computed.baseAddress!, Self.tagBytes) }
             guard (try? authenticate(into: computed.mutableBytes, first: first, second: second)) != nil else {
                 return false
             }

@@ -102,7 +102,20 @@ public final class RawHMACSHA256 {
 
     /// Keys the context; nil on failure.
     public init?(key: UnsafeRawBufferPointer) {
-        guard let context = HMACSHA256.makeContext(key: SecureBytes(copying: key)) else { return nil }
+        guard let algorithm = hmacAlgorithm, let context = EVP_MAC_CTX_new(algorithm) else { return nil }
+        let ok = "digest".withCString { name in
+            "SHA256".withCString { value in
+                var params = [
+                    OSSL_PARAM_construct_utf8_string(name, UnsafeMutablePointer(mutating: value), 0),
+                    OSSL_PARAM_construct_end(),
+                ]
+                return EVP_MAC_init(context, key.bytes, key.count, &params) == 1
+            }
+        }
+        guard ok else {
+            EVP_MAC_CTX_free(context)
+            return nil
+        }
         self.context = context
     }
 
@@ -118,3 +131,6 @@ public final class RawHMACSHA256 {
 
     deinit { EVP_MAC_CTX_free(context) }
 }
+
+/// The HMAC algorithm object of the EVP_MAC baseline, fetched once per process (fetching is expensive).
+nonisolated(unsafe) private let hmacAlgorithm: OpaquePointer? = EVP_MAC_fetch(nil, "HMAC", nil)
