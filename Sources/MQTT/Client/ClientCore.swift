@@ -61,6 +61,8 @@ final class ClientCore: @unchecked Sendable {
     var streams: [Int: StreamBox] = [:]
     var nextStreamID = 0
     var pausedStreams: Set<Int> = []
+    /// Streams whose waiting consumer is woken when the current socket read has been delivered.
+    var streamsToWake: [StreamBox] = []
     var writabilityWaiters: [PublishPromise] = []
     let submissions = PublishSubmissions()
     /// Statistics for tests: topic aliases assigned, PUBLISH packets sent with an alias only.
@@ -281,6 +283,7 @@ final class ClientCore: @unchecked Sendable {
         writabilityWaiters.removeAll()
         for waiter in waiters { waiter.fail(error) }
         if !pausedStreams.isEmpty { pausedStreams.removeAll() }
+        readComplete()
         guard connection.established else {
             failConnect(connection, error)
             return
@@ -504,7 +507,9 @@ final class ClientCore: @unchecked Sendable {
         var delivered = false
         for stream in streams.values where stream.matches(message.topic) {
             delivered = true
-            if stream.yield(message) {
+            let outcome = stream.yield(message)
+            if outcome.wakeConsumer { streamsToWake.append(stream) }
+            if outcome.pauseReading {
                 pausedStreams.insert(stream.id)
                 if !connection.readPaused {
                     connection.readPaused = true
@@ -513,6 +518,14 @@ final class ClientCore: @unchecked Sendable {
             }
         }
         if !delivered { logger.trace("no subscription for \(message.topic)") }
+    }
+
+    /// The end of one socket read: wakes each consumer that waited for messages once, however many arrived.
+    func readComplete() {
+        guard !streamsToWake.isEmpty else { return }
+        let streams = streamsToWake
+        streamsToWake.removeAll(keepingCapacity: true)
+        for stream in streams { stream.wakeConsumer() }
     }
 
     func streamDrained(_ id: Int) {

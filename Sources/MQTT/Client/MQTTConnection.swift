@@ -73,6 +73,11 @@ final class MQTTChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        core.readComplete()
+        context.fireChannelReadComplete()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         core.connectionClosed(connectionID: connectionID)
         context.fireChannelInactive()

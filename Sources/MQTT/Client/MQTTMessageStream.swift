@@ -41,6 +41,9 @@ public struct MQTTMessage: Sendable, Hashable {
 /// and memory stays bounded by the capacity plus one socket read. A slow consumer therefore slows
 /// every subscription of the same client; keepalive timeouts are suspended while reading is paused.
 ///
+/// **Hand-over.** A consumer suspended in `next()` is woken once per socket read, after every message
+/// of that read is in the buffer; it then takes them without suspending.
+///
 /// The sequence ends when the subscription is removed (``MQTTClient/unsubscribe(_:properties:)``)
 /// or the client disconnects; it throws when the client gives up after a lost connection.
 /// Only one task may iterate a stream.
@@ -116,6 +119,16 @@ final class StreamBox: Sendable {
         var waiter: CheckedContinuation<MQTTMessage?, any Error>?
         var end: Result<Void, MQTTError>?
         var paused = false
+        /// A consumer waits and the producer was told to wake it at the end of the read burst.
+        var wakePending = false
+    }
+
+    /// What the producer must do after ``yield(_:)``.
+    struct YieldOutcome {
+        /// The buffer is full: stop reading from the socket.
+        var pauseReading = false
+        /// A consumer waits: call ``wakeConsumer()`` once the current read burst is delivered.
+        var wakeConsumer = false
     }
 
     let id: Int
@@ -140,40 +153,66 @@ final class StreamBox: Sendable {
         return false
     }
 
-    /// Adds a message. Returns `true` if the buffer is now full and reading should pause.
-    func yield(_ message: MQTTMessage) -> Bool {
-        let (waiter, full) = state.withLockedValue { state -> (CheckedContinuation<MQTTMessage?, any Error>?, Bool) in
-            if state.end != nil { return (nil, false) }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return (waiter, false)
-            }
+    /// Adds a message.
+    ///
+    /// A waiting consumer is not resumed here: the producer delivers a whole socket read first and then calls
+    /// ``wakeConsumer()`` once, so a burst of messages costs one task wake-up instead of one per message.
+    func yield(_ message: MQTTMessage) -> YieldOutcome {
+        state.withLockedValue { state -> YieldOutcome in
+            var outcome = YieldOutcome()
+            if state.end != nil { return outcome }
             state.buffer.append(message)
+            if state.waiter != nil && !state.wakePending {
+                state.wakePending = true
+                outcome.wakeConsumer = true
+            }
             if state.buffer.count >= capacity && !state.paused {
                 state.paused = true
-                return (nil, true)
+                outcome.pauseReading = true
             }
-            return (nil, false)
+            return outcome
         }
-        waiter?.resume(returning: message)
-        return full
+    }
+
+    /// Resumes a waiting consumer with the first buffered message; it takes the rest without suspending.
+    func wakeConsumer() {
+        let handOver = state.withLockedValue { state -> (CheckedContinuation<MQTTMessage?, any Error>, MQTTMessage)? in
+            state.wakePending = false
+            guard let waiter = state.waiter, let message = state.buffer.popFirst() else { return nil }
+            state.waiter = nil
+            return (waiter, message)
+        }
+        if let (waiter, message) = handOver { waiter.resume(returning: message) }
     }
 
     /// Ends the stream (normally, or with an error) after the buffered messages.
     func finish(_ result: Result<Void, MQTTError> = .success(())) {
-        let waiter = state.withLockedValue { state -> CheckedContinuation<MQTTMessage?, any Error>? in
-            if state.end == nil { state.end = result }
-            defer { state.waiter = nil }
-            return state.buffer.isEmpty ? state.waiter : nil
+        enum HandOver {
+            case message(CheckedContinuation<MQTTMessage?, any Error>, MQTTMessage)
+            case end(CheckedContinuation<MQTTMessage?, any Error>, Result<Void, MQTTError>)
         }
-        switch result {
-        case .success: waiter?.resume(returning: nil)
-        case .failure(let error): waiter?.resume(throwing: error)
+        let handOver = state.withLockedValue { state -> HandOver? in
+            if state.end == nil { state.end = result }
+            guard let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            state.wakePending = false
+            // A message buffered for a wake-up that has not happened yet goes first; the end follows.
+            if let message = state.buffer.popFirst() { return .message(waiter, message) }
+            return .end(waiter, state.end!)
+        }
+        switch handOver {
+        case .message(let waiter, let message): waiter.resume(returning: message)
+        case .end(let waiter, .success): waiter.resume(returning: nil)
+        case .end(let waiter, .failure(let error)): waiter.resume(throwing: error)
+        case nil: break
         }
     }
 
     /// Buffered messages (for tests and metrics).
     var bufferedCount: Int { state.withLockedValue { $0.buffer.count } }
+
+    /// Whether a consumer is suspended in ``next()`` (for tests).
+    var hasWaitingConsumer: Bool { state.withLockedValue { $0.waiter != nil } }
 
     func next() async throws -> MQTTMessage? {
         enum Outcome {
