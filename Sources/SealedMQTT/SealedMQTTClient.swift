@@ -279,7 +279,7 @@ public final class SealedMQTTClient: Sendable, Service {
         } catch {
             throw .transport(error, "publish to \(topic)")
         }
-        await accounting.recordPublished()
+        accounting.recordPublished()
         return code
     }
 

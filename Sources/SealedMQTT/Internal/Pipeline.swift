@@ -2,12 +2,14 @@ import Logging
 import MQTT
 import NIOCore
 import Seal
+import Synchronization
 
 /// Rejection counters, the rate-limited rejection log and the rejection streams of one client.
 actor Accounting {
     private var duplicates = 0
     private var rejections: [SealedRejection.Reason: Int] = [:]
-    private var published = 0
+    /// Counted without entering the actor: a publish must not pay an actor hop for its statistics.
+    private nonisolated let published = Atomic<Int>(0)
     private var observers: [UInt64: AsyncStream<SealedRejection>.Continuation] = [:]
     private var nextObserver: UInt64 = 0
     private var logWindows: [SealedRejection.Reason: (since: ContinuousClock.Instant, suppressed: Int)] = [:]
@@ -29,7 +31,7 @@ actor Accounting {
         log(rejection)
     }
 
-    func recordPublished() { published += 1 }
+    nonisolated func recordPublished() { published.add(1, ordering: .relaxed) }
 
     /// At most one line per reason per interval; the next line reports how many were suppressed meanwhile.
     private func log(_ rejection: SealedRejection) {
@@ -73,7 +75,7 @@ actor Accounting {
         var statistics = SealedStatistics()
         statistics.duplicates = duplicates
         statistics.rejections = rejections
-        statistics.published = published
+        statistics.published = published.load(ordering: .relaxed)
         return statistics
     }
 }
