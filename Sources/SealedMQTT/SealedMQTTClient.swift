@@ -295,14 +295,30 @@ public final class SealedMQTTClient: Sendable, Service {
     public func subscribe(
         to topicFilter: String, qos: MQTTQoS = .atMostOnce
     ) async throws(SealedMQTTError) -> SealedMessageStream {
+        try await subscribe(to: [topicFilter], qos: qos)
+    }
+
+    /// Subscribes to several filters in one SUBSCRIBE and returns one stream of the verified messages that match
+    /// any of them.
+    ///
+    /// A message that matches several of the filters is delivered once (one replay guard for the subscription),
+    /// where separate ``subscribe(to:qos:)`` calls would each deliver it.
+    ///
+    /// - Throws: ``SealedMQTTError/Code/transport`` when the broker refuses any filter, a filter is invalid, or
+    ///   `topicFilters` is empty.
+    public func subscribe(
+        to topicFilters: [String], qos: MQTTQoS = .atMostOnce
+    ) async throws(SealedMQTTError) -> SealedMessageStream {
+        let label = topicFilters.joined(separator: ", ")
         let raw: MQTTMessageStream
         do {
-            raw = try await client.subscribe(to: topicFilter, qos: qos)
+            raw = try await client.subscribe(
+                to: topicFilters.map { MQTTSubscription(topicFilter: $0, options: MQTTSubscriptionOptions(qos: qos)) })
         } catch {
-            throw .transport(error, "subscribe to \(topicFilter)")
+            throw .transport(error, "subscribe to \(label)")
         }
         let pipeline = SubscriptionPipeline(
-            filter: topicFilter, keys: keys, configuration: configuration, workers: pool.queues.count,
+            filter: label, keys: keys, configuration: configuration, workers: pool.queues.count,
             accounting: accounting)
         let pool = self.pool
         let readers = self.readers
@@ -311,7 +327,7 @@ public final class SealedMQTTClient: Sendable, Service {
             await pipeline.read(raw, pool: pool)
             await readers.finished()
         }
-        return SealedMessageStream(topicFilter: topicFilter, buffer: pipeline.output)
+        return SealedMessageStream(topicFilters: topicFilters, buffer: pipeline.output)
     }
 
     /// Unsubscribes; the subscription's stream ends after the messages already received.

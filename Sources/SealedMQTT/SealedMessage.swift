@@ -53,12 +53,14 @@ public struct SealedMessageStream: AsyncSequence, Sendable {
     /// The element type.
     public typealias Element = SealedMessage
 
-    /// The topic filter of the subscription (as subscribed, for example `$share/group/sensors/#`).
-    public let topicFilter: String
+    /// The topic filters of the subscription (as subscribed, for example `$share/group/sensors/#`).
+    public let topicFilters: [String]
+    /// The first topic filter of the subscription (the only one for ``SealedMQTTClient/subscribe(to:qos:)``).
+    public var topicFilter: String { topicFilters[0] }
     let buffer: DeliveryBuffer
 
-    init(topicFilter: String, buffer: DeliveryBuffer) {
-        self.topicFilter = topicFilter
+    init(topicFilters: [String], buffer: DeliveryBuffer) {
+        self.topicFilters = topicFilters
         self.buffer = buffer
     }
 

@@ -45,6 +45,24 @@ struct SealedPubSubTests {
         #expect(raw.range(of: Data("one".utf8)) == nil && raw.range(of: Data("two".utf8)) == nil)
     }
 
+    @Test func overlappingTopicFiltersPrintEachMessageOnce() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let workspace = try KeyringWorkspace()
+        _ = try workspace.addPrimary()
+        // Both filters match o/a. No -C: the -W deadline ends the run (exit 75), so any second copy is printed.
+        let sub = try await Self.startSub(
+            workspace, Self.endpoint(broker) + ["-t", "o/#", "-t", "o/+", "-q", "1", "-v", "-W", "8"])
+        for text in ["first", "second"] {
+            #expect(
+                try workspace.run(["pub"] + Self.endpoint(broker) + ["-t", "o/a", "-q", "1", "-m", text]).status == 0)
+        }
+        let status = try await sub.wait()
+        #expect(sub.out == "o/a - first\no/a - second\n", "stderr: \(sub.err)")
+        #expect(!sub.err.contains("rejected"))
+        #expect(status == 75, "stderr: \(sub.err)")
+    }
+
     @Test func rejectionsGoToStderrWithTheirReasonAndAreNeverPrinted() async throws {
         let broker = try await LocalBroker.start()
         defer { broker.stopNow() }

@@ -337,6 +337,35 @@ struct SealedDeliveryTests {
         await publisher.disconnect()
     }
 
+    @Test func overlappingFiltersInOneSubscriptionDeliverEachMessageOnce() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in try addPrimary(&keyring) }
+        let subscriber = try await broker.sealedClient("overlap-sub", keys: try keys.watcher())
+        // Every message matches two or three of these filters.
+        let stream = try await subscriber.subscribe(to: ["multi/#", "multi/a/+", "multi/+/b"], qos: .atLeastOnce)
+        #expect(stream.topicFilters == ["multi/#", "multi/a/+", "multi/+/b"])
+        let publisher = try await broker.sealedClient("overlap-pub", keys: try keys.watcher())
+        let total = 60
+        let box = SharedTally()
+        let consumer = Task { for try await message in stream { await box.add(member: 0, index: index(of: message)) } }
+        for index in 0..<total {
+            let topic = index % 2 == 0 ? "multi/a/b" : "multi/a/c"
+            try await publisher.publish(to: topic, payload: bytes("m \(index)"), qos: .atLeastOnce)
+        }
+        try await eventually(20, "all messages") { await box.count == total }
+        try await Task.sleep(for: .milliseconds(300))  // a second copy would arrive now
+        consumer.cancel()
+        let seen = await box.perMember[0]
+        #expect(seen.count == total)
+        #expect(Set(seen) == Set(0..<total))
+        let statistics = await subscriber.statistics
+        #expect(statistics.delivered == total)
+        #expect(statistics.rejected == 0)
+        await publisher.disconnect()
+        await subscriber.disconnect()
+    }
+
     @Test func perTopicOrderIsKeptAcrossTheWorkerPool() async throws {
         let broker = try await LocalBroker.start(.init(maxQueuedMessages: 10_000))
         defer { broker.stopNow() }

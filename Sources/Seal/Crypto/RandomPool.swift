@@ -96,8 +96,10 @@ private let installForkHandler: Void = {
 /// thread exits.
 private let poolKey: pthread_key_t = {
     var key = pthread_key_t()
-    let rc = pthread_key_create(&key) { pointer in
-        guard let pointer else { return }
+    let rc = pthread_key_create(&key) { slot in
+        // Optional on Linux, non-optional on Darwin.
+        let value: UnsafeMutableRawPointer? = slot
+        guard let pointer = value else { return }
         let pool = pointer.assumingMemoryBound(to: NoncePool.self)
         pool.deinitialize(count: 1)
         pool.deallocate()

@@ -138,17 +138,17 @@ struct SubCommand: AsyncParsableCommand {
         let deadline = checked.seconds.map { ContinuousClock.now + .seconds($0) }
         let endpoint = checked.resolved.endpoint
         let version = checked.resolved.configuration.protocolVersion
-        var streams: [SealedMessageStream] = []
-        for filter in topic {
-            do throws(SealedMQTTError) {
-                streams.append(try await sealed.subscribe(to: filter, qos: checked.qos))
-            } catch {
-                await sealed.disconnect()
-                throw BrokerOptions.brokerFailure(
-                    error.mqttError ?? error, doing: "sub: subscribe to \(filter)", endpoint: endpoint, version: version
-                )
-            }
+        // One SUBSCRIBE for every -t, like mosquitto_sub: a message matching several filters prints once.
+        let stream: SealedMessageStream
+        do throws(SealedMQTTError) {
+            stream = try await sealed.subscribe(to: topic, qos: checked.qos)
+        } catch {
+            await sealed.disconnect()
+            throw BrokerOptions.brokerFailure(
+                error.mqttError ?? error, doing: "sub: subscribe to \(topic.joined(separator: ", "))",
+                endpoint: endpoint, version: version)
         }
+        let streams = [stream]
         if broker.debug {
             printError(
                 "mqtt-seal sub: subscribed to \(topic.joined(separator: ", ")) (sealed, keyring \(location.path))")
