@@ -159,5 +159,12 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Seal against the raw call, finely interleaved in one process: `Scripts/bench-seal-interleaved`
+        .executableTarget(
+            name: "SealInterleaved",
+            dependencies: ["Seal"],
+            path: "Benchmarks/SealInterleaved",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )
