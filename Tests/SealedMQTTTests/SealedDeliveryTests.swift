@@ -345,6 +345,13 @@ struct SealedDeliveryTests {
         // Every message matches two or three of these filters.
         let stream = try await subscriber.subscribe(to: ["multi/#", "multi/a/+", "multi/+/b"], qos: .atLeastOnce)
         #expect(stream.topicFilters == ["multi/#", "multi/a/+", "multi/+/b"])
+        do {
+            _ = try await subscriber.subscribe(to: [String](), qos: .atLeastOnce)
+            Issue.record("an empty filter list must be refused")
+        } catch {
+            #expect(error.code == .transport)
+            #expect(error.mqttError?.code == .invalidArgument)
+        }
         let publisher = try await broker.sealedClient("overlap-pub", keys: try keys.watcher())
         let total = 60
         let box = SharedTally()
