@@ -2,6 +2,10 @@ import Testing
 
 @testable import Seal
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("Primitive behaviour beyond the vectors")
 struct PrimitiveBehaviourTests {
     @Test("the nonce pool hands out distinct bytes across many refills, at every draw size")
@@ -48,6 +52,40 @@ struct PrimitiveBehaviourTests {
         #expect(draws.count == 8 * perTask)
         // 32,000 random 64-bit values collide with probability about 2^-35; equal values mean shared pool bytes.
         #expect(Set(draws).count == draws.count)
+    }
+
+    @Test("a forked child refills its pool first: parent and child never hand out the same nonce bytes")
+    func randomPoolAfterFork() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer {
+            close(fds[0])
+            close(fds[1])
+        }
+        // Draw once so this thread's pool holds bytes the child inherits; no suspension from here to fork, so
+        // the child continues on the thread that owns this pool.
+        var warm: UInt64 = 0
+        withUnsafeMutableBytes(of: &warm) { RandomPool.fill($0.baseAddress!, count: 8) }
+        let pid = fork()
+        if pid == 0 {
+            // The child: no allocation, no locks; draw, report, leave.
+            var drawn: UInt64 = 0
+            withUnsafeMutableBytes(of: &drawn) { RandomPool.fill($0.baseAddress!, count: 8) }
+            let written = withUnsafeBytes(of: &drawn) { write(fds[1], $0.baseAddress, 8) }
+            _exit(written == 8 ? 0 : 1)
+        }
+        try #require(pid > 0)
+        var parent: UInt64 = 0
+        withUnsafeMutableBytes(of: &parent) { RandomPool.fill($0.baseAddress!, count: 8) }
+        var child: UInt64 = 0
+        let got = withUnsafeMutableBytes(of: &child) { read(fds[0], $0.baseAddress, 8) }
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+        #expect(got == 8)
+        #expect(status == 0)
+        // Without the fork handler both would take the same next 8 bytes of the inherited pool.
+        #expect(child != parent)
+        #expect(child != warm && parent != warm)
     }
 
     @Test("suite metadata agrees with the mode check the opener uses")
