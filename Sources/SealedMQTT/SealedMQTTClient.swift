@@ -183,7 +183,7 @@ public final class SealedMQTTClient: Sendable, Service {
     {
         let sealer = try sealer(for: topic)
         do {
-            return try withContext { context throws(SealError) in
+            return try withApplicationContext(configuration.context) { context throws(SealError) in
                 try sealer.seal(payload, topic: topic, context: context, retain: retain)
             }
         } catch {
@@ -201,7 +201,7 @@ public final class SealedMQTTClient: Sendable, Service {
         let size = sealer.overhead + payload.count
         var buffer = ByteBufferAllocator().buffer(capacity: size)
         var failure: SealError?
-        _ = withContext { context in
+        _ = withApplicationContext(configuration.context) { context in
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { output in
                 do throws(SealError) {
                     return try sealer.seal(payload, topic: topic, context: context, retain: retain, into: output)
@@ -215,12 +215,6 @@ public final class SealedMQTTClient: Sendable, Service {
             throw SealedMQTTError(.sealingFailed, "cannot seal on topic \(topic): \(failure)", sealError: failure)
         }
         return buffer
-    }
-
-    /// Calls `body` with the configured application context (nil when there is none).
-    private func withContext<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
-        guard let context = configuration.context else { return try body(nil) }
-        return try context.withUnsafeBytes { bytes in Result { () throws(E) in try body(bytes) } }.get()
     }
 
     /// Seals and publishes a payload.

@@ -243,10 +243,7 @@ final class SubscriptionPipeline: Sendable {
     private func openEnvelope(
         _ bytes: UnsafeRawBufferPointer, topic: String, retained: Bool
     ) -> Result<OpenedMessage, SealError> {
-        guard let context else {
-            return Result { () throws(SealError) in try opener.open(bytes, topic: topic, retained: retained) }
-        }
-        return context.withUnsafeBytes { contextBytes in
+        withApplicationContext(context) { contextBytes in
             Result { () throws(SealError) in
                 try opener.open(bytes, topic: topic, context: contextBytes, retained: retained)
             }
@@ -265,4 +262,13 @@ final class SubscriptionPipeline: Sendable {
         }
         return nil
     }
+}
+
+/// Calls `body` with the bytes of the configured application context, or nil when there is none (sealing and
+/// opening bind the same context).
+func withApplicationContext<R, E: Error>(
+    _ context: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws(E) -> R
+) throws(E) -> R {
+    guard let context else { return try body(nil) }
+    return try context.withUnsafeBytes { bytes in Result { () throws(E) in try body(bytes) } }.get()
 }
