@@ -60,7 +60,11 @@ final class ClientCore: @unchecked Sendable {
     var activeSubscriptions: [MQTTSubscription] = []
     var streams: [Int: StreamBox] = [:]
     var nextStreamID = 0
+    /// Streams whose buffer is full. Kept across connections: a stream stays paused until its consumer drains
+    /// it, so a new connection starts with reading paused too.
     var pausedStreams: Set<Int> = []
+    /// Messages no stream matched yet (a resumed session's backlog before the application subscribes).
+    var unrouted: UnroutedMessages
     /// Streams whose waiting consumer is woken when the current socket read has been delivered.
     var streamsToWake: [StreamBox] = []
     var writabilityWaiters: [PublishPromise] = []
@@ -74,6 +78,7 @@ final class ClientCore: @unchecked Sendable {
         self.loop = loop
         self.sslContext = sslContext
         self.logger = configuration.logger
+        self.unrouted = UnroutedMessages(capacity: configuration.subscriptionBufferCapacity)
         self.clientID =
             configuration.clientID.isEmpty
             ? "mqtt-swift-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) : configuration.clientID
@@ -207,12 +212,20 @@ final class ClientCore: @unchecked Sendable {
             }
         }
         phase = .connected
-        reconnectAttempt = 0
+        // The backoff starts over only once this connection has lasted: a broker that accepts and then drops
+        // every connection (a crashed broker replaying a stale session) must not be hammered.
+        if reconnectAttempt > 0 {
+            connection.stableTask = loop.scheduleTask(in: configuration.reconnect.resetAfter) {
+                if self.connection === connection { self.reconnectAttempt = 0 }
+            }
+        }
+        if !pausedStreams.isEmpty { pauseReading(connection) }
         submissions.update(connected: true, blocked: !connection.channel.isWritable)
         logger.debug("connected", metadata: ["sessionPresent": "\(connack.sessionPresent)"])
 
         if !connack.sessionPresent {
             incomingQoS2.removeAll()
+            unrouted.forgetDeferredAcks()
             if !activeSubscriptions.isEmpty {
                 let id = allocatePacketID()
                 requests[id] = .subscribe(activeSubscriptions, nil)
@@ -243,7 +256,14 @@ final class ClientCore: @unchecked Sendable {
             connection.keepAliveTask?.cancel()
             return
         }
-        if connection.readPaused { return }
+        if connection.readPaused {
+            // The PINGRESP may sit unread behind the backlog, so a missing one proves nothing while reading is
+            // paused; but the broker must still see traffic, or it drops the connection after 1.5x keepalive.
+            // A broker that has gone away makes this write fail, which closes the connection.
+            connection.pingOutstanding = false
+            try? send(.pingreq, on: connection)
+            return
+        }
         if connection.pingOutstanding {
             connection.lastError = .client(.connectionClosed, .keepAliveTimeout, "no PINGRESP within keepalive")
             connection.closing = true
@@ -269,6 +289,7 @@ final class ClientCore: @unchecked Sendable {
         guard let connection, connection.id == connectionID else { return }
         self.connection = nil
         connection.keepAliveTask?.cancel()
+        connection.stableTask?.cancel()
         let error =
             connection.lastError ?? .client(.connectionClosed, .unspecifiedError, "the broker closed the connection")
         for (id, request) in requests {
@@ -282,7 +303,6 @@ final class ClientCore: @unchecked Sendable {
         let waiters = writabilityWaiters
         writabilityWaiters.removeAll()
         for waiter in waiters { waiter.fail(error) }
-        if !pausedStreams.isEmpty { pausedStreams.removeAll() }
         readComplete()
         guard connection.established else {
             failConnect(connection, error)
@@ -362,8 +382,20 @@ final class ClientCore: @unchecked Sendable {
         case .publish(let publish):
             handleIncomingPublish(publish, on: connection)
         case .puback(let ack):
-            guard let entry = inflight[ack.packetIdentifier], entry.publish.qos == .atLeastOnce else {
+            guard let entry = inflight[ack.packetIdentifier], !entry.awaitingPubcomp else {
                 logger.debug("PUBACK for unknown packet id \(ack.packetIdentifier)")
+                return
+            }
+            if entry.publish.qos == .exactlyOnce {
+                // Some brokers (RabbitMQ 3.10) downgrade QoS 2 to 1 and answer PUBACK: the message was taken at
+                // most at QoS 1. The publish ends with a typed error rather than waiting for a PUBREC forever.
+                inflight.removeValue(forKey: ack.packetIdentifier)
+                logger.warning("the broker answered a QoS 2 PUBLISH with PUBACK (QoS 1)")
+                entry.promise.fail(
+                    MQTTError.client(
+                        .qosDowngraded, ack.reasonCode,
+                        "the broker answered a QoS 2 PUBLISH with PUBACK: it accepted the message at QoS 1 at most"))
+                drainPending()
                 return
             }
             inflight.removeValue(forKey: ack.packetIdentifier)
@@ -484,12 +516,15 @@ final class ClientCore: @unchecked Sendable {
         }
         let message = MQTTMessage(
             topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: properties)
+        // A message is acknowledged only once a stream holds it or the bounded unrouted buffer does.
         switch publish.qos {
         case .atMostOnce:
-            deliver(message, on: connection)
+            if !deliver(message, on: connection) { _ = keepUnrouted(message, ack: nil) }
         case .atLeastOnce:
-            deliver(message, on: connection)
-            if let id = publish.packetIdentifier {
+            guard let id = publish.packetIdentifier else { return }
+            if deliver(message, on: connection)
+                || keepUnrouted(message, ack: .puback(packetIdentifier: id, connectionID: connection.id))
+            {
                 try? send(.puback(MQTTPubAck(packetIdentifier: id)), on: connection)
             }
         case .exactlyOnce:
@@ -497,27 +532,69 @@ final class ClientCore: @unchecked Sendable {
             // Exactly once: deliver on the first PUBLISH with this id; a resend (DUP) before PUBREL is not
             // delivered again.
             if incomingQoS2.insert(id).inserted {
-                deliver(message, on: connection)
+                if deliver(message, on: connection) || keepUnrouted(message, ack: .pubrec(packetIdentifier: id)) {
+                    try? send(.pubrec(MQTTPubAck(packetIdentifier: id)), on: connection)
+                }
+            } else if !unrouted.withholdsPubrec(id) {
+                try? send(.pubrec(MQTTPubAck(packetIdentifier: id)), on: connection)
             }
-            try? send(.pubrec(MQTTPubAck(packetIdentifier: id)), on: connection)
         }
     }
 
-    private func deliver(_ message: MQTTMessage, on connection: MQTTConnection) {
+    /// Hands `message` to every matching stream; `false` if none matched.
+    private func deliver(_ message: MQTTMessage, on connection: MQTTConnection) -> Bool {
         var delivered = false
         for stream in streams.values where stream.matches(message.topic) {
             delivered = true
-            let outcome = stream.yield(message)
-            if outcome.wakeConsumer { streamsToWake.append(stream) }
-            if outcome.pauseReading {
-                pausedStreams.insert(stream.id)
-                if !connection.readPaused {
-                    connection.readPaused = true
-                    _ = connection.channel.setOption(.autoRead, value: false)
-                }
+            hand(message, to: stream, on: connection)
+        }
+        return delivered
+    }
+
+    private func hand(_ message: MQTTMessage, to stream: StreamBox, on connection: MQTTConnection?) {
+        let outcome = stream.yield(message)
+        if outcome.wakeConsumer { streamsToWake.append(stream) }
+        if outcome.pauseReading {
+            pausedStreams.insert(stream.id)
+            if let connection { pauseReading(connection) }
+        }
+    }
+
+    private func pauseReading(_ connection: MQTTConnection) {
+        guard !connection.readPaused else { return }
+        connection.readPaused = true
+        _ = connection.channel.setOption(.autoRead, value: false)
+    }
+
+    /// Buffers a message no stream matched (see ``UnroutedMessages``); whether to acknowledge it now.
+    private func keepUnrouted(_ message: MQTTMessage, ack: UnroutedMessages.DeferredAck?) -> Bool {
+        switch unrouted.add(message, ack: ack) {
+        case .bufferedAcknowledgeNow:
+            logger.trace("no subscription for \(message.topic) yet: buffered")
+            return true
+        case .bufferedAcknowledgeLater:
+            logger.debug("no subscription for \(message.topic) yet: buffered, acknowledgement withheld")
+            return false
+        case .dropped:
+            logger.debug("no subscription for \(message.topic): dropped")
+            return true
+        }
+    }
+
+    /// Sends acknowledgements withheld for unrouted messages that a subscription has now taken (or that were
+    /// dropped). A PUBACK is only valid on the connection its PUBLISH came on; the broker resends otherwise.
+    private func sendDeferredAcks(_ entries: [UnroutedMessages.Entry]) {
+        guard let connection, connection.established, !connection.closing else { return }
+        for entry in entries {
+            switch entry.deferredAck {
+            case .puback(let id, let connectionID) where connectionID == connection.id:
+                try? send(.puback(MQTTPubAck(packetIdentifier: id)), on: connection)
+            case .pubrec(let id):
+                try? send(.pubrec(MQTTPubAck(packetIdentifier: id)), on: connection)
+            case .puback, nil:
+                break
             }
         }
-        if !delivered { logger.trace("no subscription for \(message.topic)") }
     }
 
     /// The end of one socket read: wakes each consumer that waited for messages once, however many arrived.
@@ -532,6 +609,7 @@ final class ClientCore: @unchecked Sendable {
         pausedStreams.remove(id)
         guard pausedStreams.isEmpty, let connection, connection.readPaused else { return }
         connection.readPaused = false
+        connection.pingOutstanding = false
         _ = connection.channel.setOption(.autoRead, value: true)
         connection.channel.read()
     }
@@ -710,15 +788,24 @@ final class ClientCore: @unchecked Sendable {
         }
         streams[box.id] = box
         for subscription in subscriptions {
-            activeSubscriptions.removeAll { $0.topicFilter == subscription.topicFilter }
+            activeSubscriptions.removeAll { $0.topicFilter.utf8.elementsEqual(subscription.topicFilter.utf8) }
             activeSubscriptions.append(subscription)
         }
+        // What arrived before this subscription existed (a resumed session's backlog) goes first, in order.
+        unrouted.subscribed(filters)
+        let backlog = unrouted.take(where: box.matches)
+        for entry in backlog { hand(entry.message, to: box, on: connection) }
+        sendDeferredAcks(backlog)
         return MQTTMessageStream(topicFilters: filters, grantedReasonCodes: codes, box: box)
     }
 
     func removeFilters(_ filters: [String]) {
-        activeSubscriptions.removeAll { filters.contains($0.topicFilter) }
-        for (id, stream) in streams where stream.topicFilters.allSatisfy({ filters.contains($0) }) {
+        sendDeferredAcks(unrouted.unsubscribed(filters))
+        activeSubscriptions.removeAll { subscription in
+            filters.contains { $0.utf8.elementsEqual(subscription.topicFilter.utf8) }
+        }
+        for (id, stream) in streams
+        where stream.topicFilters.allSatisfy({ filter in filters.contains { $0.utf8.elementsEqual(filter.utf8) } }) {
             streams.removeValue(forKey: id)
             stream.finish()
             streamDrained(id)
@@ -781,6 +868,8 @@ final class ClientCore: @unchecked Sendable {
         for waiter in waiters { waiter.fail(failure) }
         let current = streams.values
         streams.removeAll()
+        pausedStreams.removeAll()
+        unrouted.removeAll()
         for stream in current { stream.finish(error.map { .failure($0) } ?? .success(())) }
         let closedWaiters = self.closedWaiters
         self.closedWaiters.removeAll()

@@ -51,12 +51,17 @@ public struct MQTTReconnectPolicy: Sendable, Hashable {
     public var jitter: Double
     /// Attempts before giving up (``MQTTError/Code/reconnectLimitReached``); `nil` retries forever.
     public var maximumAttempts: Int?
+    /// How long a connection must last before the backoff starts over. A connection that the broker accepts
+    /// and drops sooner counts as one more failed attempt, so the delay keeps growing (and
+    /// ``maximumAttempts`` is reached) against a broker that drops every connection right after CONNACK.
+    public var resetAfter: TimeAmount
 
     /// Creates a policy.
     public init(
         enabled: Bool = true, initialDelay: TimeAmount = .milliseconds(100), maximumDelay: TimeAmount = .seconds(30),
-        jitter: Double = 0.5, maximumAttempts: Int? = nil
+        jitter: Double = 0.5, maximumAttempts: Int? = nil, resetAfter: TimeAmount = .seconds(10)
     ) {
+        self.resetAfter = resetAfter
         self.enabled = enabled
         self.initialDelay = initialDelay
         self.maximumDelay = maximumDelay
@@ -106,7 +111,9 @@ public struct MQTTClientConfiguration: Sendable {
     /// QoS 1/2 messages in flight at once in MQTT 3.1.1, which has no Receive Maximum (MQTT 5 uses
     /// the broker's). mosquitto's `max_inflight_messages` defaults to 20.
     public var inflightLimitForMQTT311: Int
-    /// The largest packet this client accepts (announced to the broker in MQTT 5).
+    /// The largest packet this client sends or accepts, in bytes, fixed header included (announced to the
+    /// broker as Maximum Packet Size in MQTT 5). The default is the protocol's limit,
+    /// ``MQTTPacket/maximumPacketSize`` (268,435,460 bytes); memory per connection is bounded by it.
     public var maximumPacketSize: Int
     /// Topic aliases this client accepts from the broker (MQTT 5); 0 accepts none.
     public var topicAliasMaximum: UInt16
@@ -144,7 +151,7 @@ public struct MQTTClientConfiguration: Sendable {
         self.tls = tls
         self.receiveMaximum = 65535
         self.inflightLimitForMQTT311 = 20
-        self.maximumPacketSize = 16 * 1024 * 1024
+        self.maximumPacketSize = MQTTPacket.maximumPacketSize
         self.topicAliasMaximum = 1024
         self.usesOutgoingTopicAliases = true
         self.subscriptionBufferCapacity = 1024

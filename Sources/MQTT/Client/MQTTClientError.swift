@@ -14,6 +14,9 @@ extension MQTTError.Code {
     public static let unsubscriptionFailed = MQTTError.Code(name: "unsubscriptionFailed")
     /// The broker answered a QoS 1/2 PUBLISH with a failure reason code (PUBACK or PUBREC).
     public static let publishFailed = MQTTError.Code(name: "publishFailed")
+    /// The broker answered a QoS 2 PUBLISH with PUBACK: it took the message at QoS 1 at most (RabbitMQ
+    /// downgrades QoS 2 this way). The message may have been delivered, possibly more than once.
+    public static let qosDowngraded = MQTTError.Code(name: "qosDowngraded")
     /// A bounded wait (CONNACK, SUBACK, ...) timed out.
     public static let timeout = MQTTError.Code(name: "timeout")
     /// Automatic reconnection gave up after the configured number of attempts.

@@ -25,6 +25,8 @@ final class MQTTConnection: @unchecked Sendable {
     var flushScheduled = false
     var pingOutstanding = false
     var keepAliveTask: RepeatedTask?
+    /// Resets the reconnect backoff once the connection has lasted ``MQTTReconnectPolicy/resetAfter``.
+    var stableTask: Scheduled<Void>?
     var connectTimeout: Scheduled<Void>?
     var connectPromise: EventLoopPromise<MQTTConnAck>?
     /// The error that explains why the connection ended, when known.

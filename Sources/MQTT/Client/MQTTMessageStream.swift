@@ -81,7 +81,7 @@ public struct MQTTMessageStream: AsyncSequence, Sendable {
 
 /// A topic filter prepared for matching many topic names cheaply.
 enum TopicMatcher: Sendable {
-    /// A filter without wildcards: string equality.
+    /// A filter without wildcards: byte equality (not `String ==`, which equates canonically equivalent text).
     case exact(String)
     /// `#`: everything except `$` topics.
     case all
@@ -105,7 +105,7 @@ enum TopicMatcher: Sendable {
 
     func matches(_ topic: String) -> Bool {
         switch self {
-        case .exact(let name): topic == name
+        case .exact(let name): topic.utf8.elementsEqual(name.utf8)
         case .all: topic.utf8.first != UInt8(ascii: "$")
         case .pattern(let filter): MQTTTopic.matches(name: topic, filter: filter)
         }

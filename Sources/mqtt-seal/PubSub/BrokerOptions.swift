@@ -51,6 +51,13 @@ struct BrokerOptions: ParsableArguments {
     @Option(help: "Seconds to wait for TCP, TLS and CONNACK before giving up with exit 74 (1-600).")
     var connectTimeout: String = "10"
 
+    @Option(
+        help: ArgumentHelp(
+            "The largest MQTT packet to send or accept, in bytes (default and most: 268435460, the MQTT limit).",
+            discussion:
+                "Announced to an MQTT 5 broker as Maximum Packet Size; a larger -f file is refused before it is read."))
+    var maxPacketSize: String?
+
     @Flag(name: [.customShort("d"), .long], help: "Print connection and subscription events on stderr.")
     var debug = false
 
@@ -78,6 +85,9 @@ struct BrokerOptions: ParsableArguments {
         }
         let keepAlive = try Self.integer(keepalive, flag: "-k", in: 0...65_535)
         let timeout = try Self.integer(connectTimeout, flag: "--connect-timeout", in: 1...600)
+        let packetLimit = try maxPacketSize.map { text throws(CLIFailure) in
+            try Self.integer(text, flag: "--max-packet-size", in: 64...MQTTPacket.maximumPacketSize)
+        }
         if host.isEmpty { throw CLIFailure(.usage, "-h needs a host name") }
         for (flag, file) in [("--cafile", cafile), ("--cert", cert), ("--key", key)] {
             if let file { try Self.checkReadable(file, flag: flag) }
@@ -97,6 +107,7 @@ struct BrokerOptions: ParsableArguments {
         configuration.logger = Self.logger(debug: debug)
         configuration.connectTimeout = .seconds(Int64(timeout))
         configuration.requestTimeout = .seconds(Int64(timeout))
+        if let packetLimit { configuration.maximumPacketSize = packetLimit }
         return Resolved(configuration: configuration)
     }
 
@@ -177,6 +188,26 @@ struct BrokerOptions: ParsableArguments {
         }
     }
 
+    /// The size of a regular file, checked against `limit` before anything is read. Devices, FIFOs and sockets
+    /// are refused: their size is unknown and reading them may never end.
+    static func regularFileSize(_ path: String, flag: String, limit: Int) throws(CLIFailure) -> Int {
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: path)
+        } catch {
+            throw CLIFailure(.noInput, "\(flag) \(path): cannot read it")
+        }
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw CLIFailure(.noInput, "\(flag) \(path): not a regular file")
+        }
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        if size > limit {
+            throw CLIFailure(
+                .dataError, "\(flag) \(path): \(size) bytes is larger than the maximum packet size (\(limit) bytes)")
+        }
+        return size
+    }
+
     // MARK: - Errors
 
     /// The diagnostic part of an error, on one line.
@@ -238,6 +269,11 @@ struct BrokerOptions: ParsableArguments {
             return CLIFailure(.usage, "\(action): \(detail(error))")
         case .packetTooLarge:
             return CLIFailure(.dataError, "\(action): the message is larger than the broker accepts")
+        case .qosDowngraded:
+            return CLIFailure(
+                .protocolFailure,
+                "\(action): the broker at \(endpoint) answered a QoS 2 publish with PUBACK: it took the message at "
+                    + "QoS 1 at most (try -q 1)")
         case .invalidArgument:
             return CLIFailure(.usage, "\(action): \(detail(error))")
         default:

@@ -22,6 +22,9 @@ enum ExitStatus: Int32, Sendable {
     case ioError = 74
     /// A bounded wait ran out: `sub -W SECONDS` ended before `-C COUNT` messages arrived (`EX_TEMPFAIL`).
     case timedOut = 75
+    /// The broker broke the protocol for what was asked: it answered a QoS 2 publish with PUBACK (QoS 1), as
+    /// RabbitMQ does (`EX_PROTOCOL`).
+    case protocolFailure = 76
     /// Permission denied: file mode, wrong passphrase, or a broker refusing the credentials.
     case permission = 77
 }
