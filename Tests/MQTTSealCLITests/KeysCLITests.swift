@@ -182,6 +182,21 @@ struct KeysCLITests {
         }
     }
 
+    /// A FIFO at the keyring path is refused at once: opening it must not wait for a writer (while `keys add`
+    /// holds the lock).
+    @Test func aFIFOAtTheKeyringPathIsRefusedWithoutBlocking() throws {
+        let workspace = try KeyringWorkspace(initialise: false)
+        _ = try KeyringCredential.generateKeyEncryptionKeyFile(workspace.kek)
+        #expect(mkfifo(workspace.keyring, 0o600) == 0)
+        for command in [["list"], ["add"]] {
+            let result = try CLIRunner.run(
+                ["keys"] + command + ["--keyring", workspace.keyring, "--kek-file", workspace.kek],
+                timeout: .seconds(20))
+            #expect(result.status == 77, "keys \(command[0]): \(result.err)")
+            #expect(result.err == "mqtt-seal: keyring \(workspace.keyring) is not a regular file\n")
+        }
+    }
+
     @Test func missingUnreadableAndWrongCredentials() throws {
         let workspace = try KeyringWorkspace(initialise: false)
         let missing = try workspace.keys(["list"])

@@ -63,7 +63,9 @@ enum KeyringIO {
 
     /// Reads a whole secret-bearing file after checking that it is a regular file with mode 0600 (or stricter).
     static func readSecretFile(path: String, what: String) throws(KeyringError) -> ([UInt8], KeyringFileStamp) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer appears (while a caller
+        // may hold the keyring lock); the regular-file check below refuses it. Regular files ignore the flag.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let err = errno
             if err == ENOENT { throw KeyringError(.notFound, "\(what) \(path) does not exist") }

@@ -11,8 +11,10 @@ struct BrokerOptions: ParsableArguments {
     @Option(name: [.customShort("h"), .long], help: "The broker host.")
     var host: String = "localhost"
 
+    // Numeric values parse unconditionally, so that `-p -1` reaches the range check (one line, exit 64) instead of
+    // being taken for a flag.
     @Option(
-        name: [.customShort("p"), .long],
+        name: [.customShort("p"), .long], parsing: .unconditional,
         help: "The broker port (default 1883, or 8883 with TLS, as mosquitto_pub does).")
     var port: String?
 
@@ -25,7 +27,9 @@ struct BrokerOptions: ParsableArguments {
     @Option(name: [.customShort("P"), .customLong("pw")], help: "The password.")
     var password: String?
 
-    @Option(name: [.customShort("k"), .long], help: "Keepalive in seconds (0-65535; 0 disables it).")
+    @Option(
+        name: [.customShort("k"), .long], parsing: .unconditional,
+        help: "Keepalive in seconds (0-65535; 0 disables it).")
     var keepalive: String = "60"
 
     @Option(
@@ -48,10 +52,13 @@ struct BrokerOptions: ParsableArguments {
     @Flag(help: "INSECURE: do not check that the server certificate names the host (the chain is still checked).")
     var insecure = false
 
-    @Option(help: "Seconds to wait for TCP, TLS and CONNACK before giving up with exit 74 (1-600).")
+    @Option(
+        parsing: .unconditional, help: "Seconds to wait for TCP, TLS and CONNACK before giving up with exit 74 (1-600)."
+    )
     var connectTimeout: String = "10"
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "The largest MQTT packet to send or accept, in bytes (default and most: 268435460, the MQTT limit).",
             discussion:
@@ -89,6 +96,12 @@ struct BrokerOptions: ParsableArguments {
             try Self.integer(text, flag: "--max-packet-size", in: 64...MQTTPacket.maximumPacketSize)
         }
         if host.isEmpty { throw CLIFailure(.usage, "-h needs a host name") }
+        // MQTT strings are at most 65,535 bytes; the broker would never see a longer id, user name or password.
+        for (flag, value) in [("-i", id), ("-u", username), ("-P", password)] {
+            if let value, value.utf8.count > 65_535 {
+                throw CLIFailure(.usage, "\(flag) is \(value.utf8.count) bytes long; MQTT allows at most 65535")
+            }
+        }
         for (flag, file) in [("--cafile", cafile), ("--cert", cert), ("--key", key)] {
             if let file { try Self.checkReadable(file, flag: flag) }
         }
@@ -209,6 +222,13 @@ struct BrokerOptions: ParsableArguments {
     }
 
     // MARK: - Errors
+
+    /// `text` in quotes for a message, cut to its first 64 characters (a 70,000-byte topic is not echoed back).
+    static func quoted(_ text: String) -> String {
+        let limit = 64
+        guard text.count > limit else { return "'\(text)'" }
+        return "'\(text.prefix(limit))…' (\(text.utf8.count) bytes)"
+    }
 
     /// The diagnostic part of an error, on one line.
     static func detail(_ error: any Error) -> String {

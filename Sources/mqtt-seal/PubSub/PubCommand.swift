@@ -22,10 +22,12 @@ struct PubCommand: AsyncParsableCommand {
             MQTT 3.1.1, as in mosquitto_pub; the port is 1883, or 8883 when --cafile or --tls-use-os-certs \
             turns TLS on. Help is --help only: -h is the host.
 
-            Exit codes: 0 sent; 64 usage (bad or conflicting flags, invalid topic); 65 the input is too large \
-            or a TLS file is malformed; 66 the -f, --cafile, --cert or --key file is missing or unreadable; \
-            74 the broker is unreachable, TLS failed or the connection was lost; 77 the broker refused the \
-            credentials or the publish (not authorised).
+            Exit codes: 0 sent; 64 usage (bad or conflicting flags, invalid topic, an argument that is not \
+            UTF-8); 65 the input is larger than --max-packet-size or a TLS file is malformed; 66 the -f, \
+            --cafile, --cert or --key file is missing, unreadable or (-f) not a regular file; 74 the broker is \
+            unreachable, TLS failed or the connection was lost; 76 the broker answered a QoS 2 publish with \
+            PUBACK (it supports QoS 1 at most); 77 the broker refused the credentials or the publish (not \
+            authorised).
             """,
         helpNames: [.long]
     )
@@ -55,7 +57,7 @@ struct PubCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("n"), .customLong("null-message")], help: "Send one empty (zero-length) message.")
     var nullMessage = false
 
-    @Option(name: [.customShort("q"), .long], help: "The QoS: 0, 1 or 2.")
+    @Option(name: [.customShort("q"), .long], parsing: .unconditional, help: "The QoS: 0, 1 or 2.")
     var qos: String = "0"
 
     @Flag(name: [.customShort("r"), .long], help: "Ask the broker to retain the message.")
@@ -116,7 +118,8 @@ struct PubCommand: AsyncParsableCommand {
         do {
             try MQTTTopic.validateName(topic)
         } catch {
-            throw CLIFailure(.usage, "pub: invalid topic '\(topic)': \(BrokerOptions.detail(error))")
+            throw CLIFailure(
+                .usage, "pub: invalid topic \(BrokerOptions.quoted(topic)): \(BrokerOptions.detail(error))")
         }
         let qos = try BrokerOptions.qos(qos)
         let resolved = try broker.resolve(role: "pub")

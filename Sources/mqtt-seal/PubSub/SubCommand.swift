@@ -55,14 +55,15 @@ struct SubCommand: AsyncParsableCommand {
     @Option(name: [.customShort("t"), .long], help: "A topic filter to subscribe to (repeat for several).")
     var topic: [String] = []
 
-    @Option(name: [.customShort("q"), .long], help: "The subscription QoS: 0, 1 or 2.")
+    @Option(name: [.customShort("q"), .long], parsing: .unconditional, help: "The subscription QoS: 0, 1 or 2.")
     var qos: String = "0"
 
-    @Option(name: [.customShort("C"), .long], help: "Exit after this many messages (1 or more).")
+    @Option(
+        name: [.customShort("C"), .long], parsing: .unconditional, help: "Exit after this many messages (1 or more).")
     var count: String?
 
     @Option(
-        name: [.customShort("W"), .long],
+        name: [.customShort("W"), .long], parsing: .unconditional,
         help: "Exit 75 after this many seconds (1-2147483), counted from the connection.")
     var timeout: String?
 
@@ -110,7 +111,8 @@ struct SubCommand: AsyncParsableCommand {
             do {
                 try MQTTTopic.validateFilter(filter)
             } catch {
-                throw CLIFailure(.usage, "sub: invalid topic filter '\(filter)': \(BrokerOptions.detail(error))")
+                throw CLIFailure(
+                    .usage, "sub: invalid topic filter \(BrokerOptions.quoted(filter)): \(BrokerOptions.detail(error))")
             }
         }
         let qos = try BrokerOptions.qos(qos)
