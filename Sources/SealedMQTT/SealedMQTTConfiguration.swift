@@ -35,6 +35,11 @@ public struct SealedMQTTConfiguration: Sendable {
     /// shared keyring file (`Keyring.rotate`, `mqtt-seal keys rotate`) lossless even when the publisher reloads
     /// first. Costs one `stat` of the keyring file per such message. Default true.
     public var refreshesKeysOnUnknownID: Bool
+    /// How many delivered envelopes each subscription remembers (key id, sender id, sequence number) to count a
+    /// copy redelivered after the replay window moved on, as a broker restart does when it resends its queue, as
+    /// a duplicate instead of an ``SealError/Reason/outsideWindow`` rejection. The copy is dropped either way; this
+    /// only decides how it is counted. About 50 bytes each. Default 16,384; 0 turns it off.
+    public var deliveredHistoryCapacity: Int
     /// The logger for rejections and lifecycle events.
     public var logger: Logger
 
@@ -57,6 +62,7 @@ public struct SealedMQTTConfiguration: Sendable {
         self.drainTimeout = drainTimeout
         self.refreshesKeysOnUnknownID = refreshesKeysOnUnknownID
         self.logger = logger
+        self.deliveredHistoryCapacity = 16_384
     }
 }
 

@@ -143,6 +143,7 @@ final class SubscriptionPipeline: Sendable {
     let refreshesKeys: Bool
     let output: DeliveryBuffer
     let accounting: Accounting
+    let delivered: DeliveredHistory
 
     init(
         filter: String, keys: any SealingKeySource, configuration: SealedMQTTConfiguration, workers: Int,
@@ -158,6 +159,7 @@ final class SubscriptionPipeline: Sendable {
             capacity: configuration.subscriptionBufferCapacity, workers: workers,
             inFlightLimit: configuration.effectiveInFlightLimit)
         self.accounting = accounting
+        self.delivered = DeliveredHistory(capacity: configuration.deliveredHistoryCapacity)
     }
 
     /// Reads the MQTT stream into the workers (waiting while a worker's queue is full), then ends the subscription
@@ -218,10 +220,11 @@ final class SubscriptionPipeline: Sendable {
                 rejection = reason
                 sender = opened.senderID
             } else {
-                let delivered = SealedMessage(
+                let sealed = SealedMessage(
                     topic: message.topic, payload: opened.payload, retain: message.retain, qos: message.qos,
                     envelope: opened)
-                return await output.send(delivered, ticket: ticket) ? .delivered : .dropped
+                if !message.retain { delivered.record(opened.identity) }
+                return await output.send(sealed, ticket: ticket) ? .delivered : .dropped
             }
         case .failure(let error):
             if error.reason == .malformed && topicPolicy.allowsPlaintext {
@@ -230,7 +233,17 @@ final class SubscriptionPipeline: Sendable {
                     qos: message.qos, envelope: nil)
                 return await output.send(clear, ticket: ticket) ? .plaintext : .dropped
             }
-            rejection = SealedRejection.Reason(error.reason)
+            // Authentic, but below the replay window: a copy of a delivered message (a broker restart resends its
+            // queue) is a duplicate; one never delivered stays a rejection.
+            if error.reason == .outsideWindow,
+                let identity = message.payload.withUnsafeReadableBytes({ EnvelopeIdentity(envelope: $0) }),
+                delivered.contains(identity)
+            {
+                rejection = .replayed
+                sender = identity.senderID
+            } else {
+                rejection = SealedRejection.Reason(error.reason)
+            }
         }
         await output.release(ticket)
         await accounting.record(
