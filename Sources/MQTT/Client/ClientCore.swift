@@ -120,7 +120,8 @@ final class ClientCore: @unchecked Sendable {
             case .failure(let error):
                 let mapped = MQTTError.client(
                     .connectionClosed, .unspecifiedError,
-                    "cannot connect to \(self.configuration.host):\(self.configuration.port): \(error)")
+                    "cannot connect to \(self.configuration.host):\(self.configuration.port): "
+                        + ((error as? IOError).map(ConnectionFailure.describe) ?? "\(error)"))
                 if let connection = self.connection, connection.id == id {
                     self.connection = nil
                     self.failConnect(connection, mapped)
@@ -278,8 +279,16 @@ final class ClientCore: @unchecked Sendable {
 
     func connectionError(_ error: Error, connectionID: Int) {
         guard let connection, connection.id == connectionID, connection.lastError == nil else { return }
+        let host = configuration.tls?.serverName ?? configuration.host
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
-            connection.lastError = .client(.tlsFailure, .unspecifiedError, "TLS: \(error)")
+            connection.lastError = .client(
+                .tlsFailure, .unspecifiedError, ConnectionFailure.tlsCause(error, host: host))
+        } else if sslContext != nil, !connection.established, ConnectionFailure.isPlainPeerDuringHandshake(error) {
+            connection.lastError = .client(
+                .tlsFailure, .unspecifiedError,
+                "the server closed the connection during the TLS handshake (is this a TLS port?)")
+        } else if let io = error as? IOError {
+            connection.lastError = .client(.connectionClosed, .unspecifiedError, ConnectionFailure.describe(io))
         } else {
             connection.lastError = .client(.connectionClosed, .unspecifiedError, "\(error)")
         }
