@@ -72,6 +72,8 @@ final class ClientCore: @unchecked Sendable {
     /// Statistics for tests: topic aliases assigned, PUBLISH packets sent with an alias only.
     var aliasesAssigned = 0
     var publishesSentByAlias = 0
+    /// PUBLISH packets over the maximum packet size, skipped.
+    var oversizedMessagesSkipped = 0
 
     init(configuration: MQTTClientConfiguration, loop: EventLoop, sslContext: NIOSSLContext?) {
         self.configuration = configuration
@@ -547,6 +549,31 @@ final class ClientCore: @unchecked Sendable {
             } else if !unrouted.withholdsPubrec(id) {
                 try? send(.pubrec(MQTTPubAck(packetIdentifier: id)), on: connection)
             }
+        }
+    }
+
+    /// A PUBLISH larger than ``MQTTClientConfiguration/maximumPacketSize`` that the broker sent anyway: skipped with
+    /// an error in the log, and acknowledged with a failure code (MQTT 5) so that the broker does not resend it.
+    func skippedOversizedPublish(
+        topic: String, qos: MQTTQoS, packetIdentifier: UInt16?, size: Int, connectionID: Int
+    ) {
+        guard let connection, connection.id == connectionID, connection.established, !connection.closing else { return }
+        oversizedMessagesSkipped += 1
+        logger.error(
+            "skipped a message larger than the maximum packet size",
+            metadata: [
+                "topic": "\(topic.prefix(128))", "bytes": "\(size)",
+                "maximumPacketSize": "\(configuration.maximumPacketSize)",
+            ])
+        guard let id = packetIdentifier else { return }
+        let code: MQTTReasonCode = connection.version == .v5 ? .unspecifiedError : .success
+        switch qos {
+        case .atMostOnce: break
+        case .atLeastOnce: try? send(.puback(MQTTPubAck(packetIdentifier: id, reasonCode: code)), on: connection)
+        case .exactlyOnce:
+            // MQTT 3.1.1 has no failure PUBREC: the flow continues to PUBCOMP without a delivery.
+            if connection.version == .v311 { incomingQoS2.insert(id) }
+            try? send(.pubrec(MQTTPubAck(packetIdentifier: id, reasonCode: code)), on: connection)
         }
     }
 

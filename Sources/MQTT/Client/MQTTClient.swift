@@ -70,6 +70,12 @@ public final class MQTTClient: Sendable, Service {
         }
     }
 
+    /// Messages the broker sent although they exceed ``MQTTClientConfiguration/maximumPacketSize``: each was skipped
+    /// with an error in the log (and, for QoS 1/2, acknowledged so that it is not resent), the connection kept.
+    public var oversizedMessagesSkipped: Int {
+        get async { (try? await core.loop.submit { self.core.oversizedMessagesSkipped }.get()) ?? 0 }
+    }
+
     /// Topic aliases assigned and PUBLISH packets sent with an alias only (for tests).
     var aliasStatistics: (assigned: Int, sentByAlias: Int) {
         get async throws {

@@ -47,31 +47,32 @@ final class MQTTChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let core: ClientCore
     private let connectionID: Int
-    private var processor: NIOSingleStepByteToMessageProcessor<MQTTPacketDecoder>
+    private var framer: InboundFramer
     private var failed = false
 
     init(core: ClientCore, connectionID: Int, version: MQTTProtocolVersion, maximumPacketSize: Int) {
         self.core = core
         self.connectionID = connectionID
-        self.processor = NIOSingleStepByteToMessageProcessor(
-            MQTTPacketDecoder(version: version, maxPacketSize: maximumPacketSize),
-            maximumBufferSize: maximumPacketSize)
+        self.framer = InboundFramer(version: version, maxPacketSize: maximumPacketSize)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         let buffer = unwrapInboundIn(data)
         do {
-            try processor.process(buffer: buffer) { packet in
-                core.received(packet, connectionID: connectionID)
+            try framer.process(buffer) { event in
+                switch event {
+                case .packet(let packet):
+                    core.received(packet, connectionID: connectionID)
+                case .skippedPublish(let topic, let qos, let packetIdentifier, let size):
+                    core.skippedOversizedPublish(
+                        topic: topic, qos: qos, packetIdentifier: packetIdentifier, size: size,
+                        connectionID: connectionID)
+                }
             }
-        } catch let error as MQTTError {
-            failed = true
-            core.protocolViolation(error, connectionID: connectionID)
         } catch {
             failed = true
-            core.protocolViolation(
-                MQTTError(.malformedPacket, reasonCode: .malformedPacket, "\(error)"), connectionID: connectionID)
+            core.protocolViolation(error, connectionID: connectionID)
         }
     }
 

@@ -50,6 +50,56 @@ struct ClientRecoveryTests {
         await client.disconnect()
     }
 
+    /// The broker sends messages over the client's maximum packet size anyway (ejabberd ignores the announced
+    /// limit): each is skipped with an error, acknowledged with a failure code so it is not resent, and the connection
+    /// and the messages around it survive. The oversized PUBLISH arrives in pieces, as over a real socket.
+    @Test func oversizedPublishIsSkippedAndTheConnectionKept() async throws {
+        let broker = try await ScriptedBroker.start()
+        defer { Task { await broker.close() } }
+        var configuration = configuration(port: broker.port)
+        configuration.maximumPacketSize = 1024
+        let client = try MQTTClient(configuration: configuration)
+        async let connected = client.connect()
+        let connection = try await broker.nextConnection()
+        let connect = try await connection.accept()
+        _ = try await connected
+        #expect(connect.properties.maximumPacketSize == 1024)
+        async let subscribed = client.subscribe(to: "big/#", qos: .atLeastOnce)
+        guard case .subscribe(let subscribe) = try await connection.nextPacket() else {
+            Issue.record("expected SUBSCRIBE")
+            return
+        }
+        try await connection.send(
+            .suback(MQTTSubAck(packetIdentifier: subscribe.packetIdentifier, reasonCodes: [.grantedQoS1])))
+        let stream = try await subscribed
+
+        var oversized = ByteBuffer()
+        try MQTTPacket.publish(
+            MQTTPublish(
+                topic: "big/1", payload: ByteBuffer(repeating: 1, count: 5000), qos: .atLeastOnce, packetIdentifier: 7)
+        ).encode(into: &oversized, version: .v5)
+        let bytes = Array(oversized.readableBytesView)
+        for range in [0..<3, 3..<9, 9..<2000, 2000..<bytes.count] {
+            try await connection.send(raw: Array(bytes[range]))
+        }
+        try await connection.send(
+            .publish(
+                MQTTPublish(
+                    topic: "big/2", payload: ByteBuffer(string: "small"), qos: .atLeastOnce, packetIdentifier: 8)))
+        try await connection.send(.publish(MQTTPublish(topic: "big/3", payload: ByteBuffer(repeating: 3, count: 3000))))
+        try await connection.send(.publish(MQTTPublish(topic: "big/4", payload: ByteBuffer(string: "tiny"))))
+
+        #expect(
+            try await connection.nextPacket() == .puback(MQTTPubAck(packetIdentifier: 7, reasonCode: .unspecifiedError))
+        )
+        #expect(try await connection.nextPacket() == .puback(MQTTPubAck(packetIdentifier: 8)))
+        let messages = try await collect(stream, count: 2, seconds: 10)
+        #expect(messages.map(\.topic) == ["big/2", "big/4"])
+        #expect(await client.oversizedMessagesSkipped == 2)
+        #expect(await client.isConnected)
+        await client.disconnect()
+    }
+
     /// Every connection is accepted and dropped at once. The backoff must not start over at each CONNACK: the
     /// client gives up after `maximumAttempts` reconnects instead of hammering the broker forever.
     @Test func connectionsDroppedRightAfterConnAckKeepBackingOff() async throws {

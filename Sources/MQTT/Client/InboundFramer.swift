@@ -1,0 +1,102 @@
+import NIOCore
+
+/// Splits the bytes from the broker into packets. A PUBLISH larger than the client's maximum packet size is
+/// skipped, not fatal: its topic and packet identifier are read, the rest is discarded as it arrives, and the
+/// caller decides how to acknowledge it. Any other oversized or malformed packet throws, which ends the connection.
+///
+/// A broker must not send a packet over the Maximum Packet Size the client announced (MQTT 5 §3.1.2.11.4), but some
+/// do (ejabberd ignores it), and MQTT 3.1.1 has no way to announce one. Dropping the connection would make the
+/// broker resend the same QoS 1/2 message forever. Memory stays bounded: at most the maximum packet size, or the
+/// oversized PUBLISH's fixed header and topic (at most 65,542 bytes), is held.
+struct InboundFramer {
+    /// What the bytes contained.
+    enum Event {
+        case packet(MQTTPacket)
+        /// A PUBLISH of `size` bytes that exceeds the limit, skipped.
+        case skippedPublish(topic: String, qos: MQTTQoS, packetIdentifier: UInt16?, size: Int)
+    }
+
+    let version: MQTTProtocolVersion
+    let maxPacketSize: Int
+    private var buffer: ByteBuffer?
+    /// Bytes of a skipped PUBLISH still to discard.
+    private var skipping = 0
+
+    init(version: MQTTProtocolVersion, maxPacketSize: Int) {
+        self.version = version
+        self.maxPacketSize = maxPacketSize
+    }
+
+    /// Consumes `input` and reports every complete packet (or skipped PUBLISH) in order.
+    mutating func process(_ input: ByteBuffer, _ emit: (Event) -> Void) throws(MQTTError) {
+        var input = input
+        if skipping > 0 {
+            let dropped = min(skipping, input.readableBytes)
+            input.moveReaderIndex(forwardBy: dropped)
+            skipping -= dropped
+            if input.readableBytes == 0 { return }
+        }
+        if var pending = buffer, pending.readableBytes > 0 {
+            buffer = nil  // keep the storage uniquely referenced while appending
+            pending.discardReadBytes()
+            pending.writeBuffer(&input)
+            buffer = pending
+        } else {
+            buffer = input
+        }
+        guard var bytes = buffer else { return }
+        buffer = nil
+        defer { buffer = bytes.readableBytes > 0 ? bytes : nil }
+        while bytes.readableBytes > 0 {
+            if skipping > 0 {
+                let dropped = min(skipping, bytes.readableBytes)
+                bytes.moveReaderIndex(forwardBy: dropped)
+                skipping -= dropped
+                continue
+            }
+            if let skipped = try oversizedPublish(in: bytes) {
+                guard case .skip(let event, let total) = skipped else { return }  // header not complete yet
+                emit(event)
+                skipping = total
+                continue
+            }
+            guard let packet = try MQTTPacket.decode(from: &bytes, version: version, maxPacketSize: maxPacketSize)
+            else {
+                return
+            }
+            emit(.packet(packet))
+        }
+    }
+
+    private enum Oversized {
+        case incomplete
+        case skip(Event, total: Int)
+    }
+
+    /// nil when the next packet is not an oversized PUBLISH.
+    private func oversizedPublish(in bytes: ByteBuffer) throws(MQTTError) -> Oversized? {
+        guard let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self), first >> 4 == 3 else { return nil }
+        guard case .value(let remaining, let lengthSize) = try bytes.peekMQTTVariableByteInteger(offset: 1) else {
+            return nil
+        }
+        let total = 1 + lengthSize + remaining
+        guard total > maxPacketSize else { return nil }
+        let qosBits = (first >> 1) & 0b11
+        guard let qos = MQTTQoS(rawValue: qosBits) else { return nil }  // QoS 3: let the decoder reject it
+        let topicStart = bytes.readerIndex + 1 + lengthSize
+        guard let topicLength = bytes.getInteger(at: topicStart, endianness: .big, as: UInt16.self) else {
+            return .incomplete
+        }
+        let idLength = qos == .atMostOnce ? 0 : 2
+        guard 2 + Int(topicLength) + idLength <= remaining else {
+            throw MQTTError.malformed("PUBLISH shorter than its topic and packet identifier")
+        }
+        guard bytes.readableBytes >= 1 + lengthSize + 2 + Int(topicLength) + idLength else { return .incomplete }
+        let topic = bytes.getString(at: topicStart + 2, length: Int(topicLength)) ?? ""
+        let packetIdentifier =
+            idLength == 0
+            ? nil : bytes.getInteger(at: topicStart + 2 + Int(topicLength), endianness: .big, as: UInt16.self)
+        return .skip(
+            .skippedPublish(topic: topic, qos: qos, packetIdentifier: packetIdentifier, size: total), total: total)
+    }
+}
