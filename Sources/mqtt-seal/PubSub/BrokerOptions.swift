@@ -138,7 +138,8 @@ struct BrokerOptions: ParsableArguments {
             try await client.connect()
         } catch {
             await client.disconnect()
-            throw Self.connectFailure(error, endpoint: resolved.endpoint)
+            throw Self.connectFailure(
+                error, endpoint: resolved.endpoint, version: resolved.configuration.protocolVersion)
         }
         if debug {
             let version = resolved.configuration.protocolVersion == .v5 ? "MQTT 5" : "MQTT 3.1.1"
@@ -242,7 +243,9 @@ struct BrokerOptions: ParsableArguments {
     }
 
     /// Maps a failed connect: refused credentials are 77, everything else (unreachable, TLS, timeout) 74.
-    static func connectFailure(_ error: any Error, endpoint: String) -> CLIFailure {
+    static func connectFailure(
+        _ error: any Error, endpoint: String, version: MQTTProtocolVersion = .v311
+    ) -> CLIFailure {
         guard let error = error as? MQTTError else {
             return CLIFailure(.ioError, "cannot connect to \(endpoint): \(detail(error))")
         }
@@ -263,7 +266,11 @@ struct BrokerOptions: ParsableArguments {
             } else if reason.hasPrefix("cannot connect to \(endpoint): ") {
                 reason.removeFirst("cannot connect to \(endpoint): ".count)
             }
-            return CLIFailure(.ioError, "cannot connect to \(endpoint): \(reason)")
+            // A broker without MQTT 5 (RabbitMQ 3.10) closes the connection on an MQTT 5 CONNECT without a CONNACK.
+            let hint =
+                version == .v5 && reason == "the broker closed the connection"
+                ? " before CONNACK (it may not support MQTT 5: try -V 311)" : ""
+            return CLIFailure(.ioError, "cannot connect to \(endpoint): \(reason)\(hint)")
         }
     }
 

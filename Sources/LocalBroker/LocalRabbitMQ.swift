@@ -1,0 +1,115 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A RabbitMQ node (Debian's `rabbitmq-server` 3.10, with the `rabbitmq_mqtt` plugin) on loopback ports, in its own
+/// temporary folder, for interop tests against a broker that is not mosquitto.
+///
+/// RabbitMQ speaks MQTT 3.1.1 only and downgrades QoS 2 to QoS 1 (it answers a QoS 2 PUBLISH with PUBACK). Every
+/// listener (AMQP, distribution, MQTT) binds to 127.0.0.1; epmd is asked to listen on 127.0.0.1 only. As root the
+/// Debian wrapper runs the node as the `rabbitmq` user, so the folder is handed to that user. A node takes 10-30 s
+/// to start on a 2-core machine: start one per test suite, not per test.
+public final class LocalRabbitMQ: @unchecked Sendable {
+    /// The node's MQTT port on 127.0.0.1.
+    public let mqttPort: Int
+    /// The loopback address.
+    public let host = "127.0.0.1"
+    /// The node's folder (configuration, database, logs).
+    public let folder: String
+    private let nodeName: String
+    private let wrapper: ChildProcess
+    private let lock = NSLock()
+    private var stopped = false
+
+    private init(mqttPort: Int, folder: String, nodeName: String, wrapper: ChildProcess) {
+        self.mqttPort = mqttPort
+        self.folder = folder
+        self.nodeName = nodeName
+        self.wrapper = wrapper
+    }
+
+    /// Starts a node and waits (bounded, 90 s) until its MQTT listener accepts connections.
+    public static func start() async throws -> LocalRabbitMQ {
+        let server = try findExecutable("rabbitmq-server")
+        let environment = try findExecutable("env")
+        let ports = try LocalBroker.freePorts(count: 3)
+        let name = "sealtest-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let folder = FileManager.default.temporaryDirectory.path + "/local-rabbitmq-" + UUID().uuidString
+        do {
+            for sub in ["", "/mnesia", "/log"] {
+                try FileManager.default.createDirectory(atPath: folder + sub, withIntermediateDirectories: true)
+            }
+            try """
+            listeners.tcp.default = 127.0.0.1:\(ports[0])
+            mqtt.listeners.tcp.default = 127.0.0.1:\(ports[1])
+            mqtt.allow_anonymous = true
+            loopback_users = none
+            """.write(toFile: folder + "/rabbitmq.conf", atomically: true, encoding: .utf8)
+            try "[rabbitmq_mqtt].\n".write(toFile: folder + "/enabled_plugins", atomically: true, encoding: .utf8)
+        } catch {
+            throw LocalBrokerError(.fileSystem, "cannot prepare \(folder): \(error)")
+        }
+        if getuid() == 0, let user = getpwnam("rabbitmq") {
+            for path in [
+                folder, folder + "/mnesia", folder + "/log", folder + "/rabbitmq.conf", folder + "/enabled_plugins",
+            ] {
+                _ = chown(path, user.pointee.pw_uid, user.pointee.pw_gid)
+            }
+        }
+        let variables = [
+            "ERL_EPMD_ADDRESS=127.0.0.1", "RABBITMQ_NODENAME=\(name)@localhost", "RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
+            "RABBITMQ_NODE_PORT=\(ports[0])", "RABBITMQ_DIST_PORT=\(ports[2])", "RABBITMQ_MNESIA_BASE=\(folder)/mnesia",
+            "RABBITMQ_LOG_BASE=\(folder)/log", "RABBITMQ_ENABLED_PLUGINS_FILE=\(folder)/enabled_plugins",
+            "RABBITMQ_CONFIG_FILE=\(folder)/rabbitmq", "RABBITMQ_PID_FILE=\(folder)/mnesia/node.pid",
+            "RABBITMQ_FEATURE_FLAGS_FILE=\(folder)/mnesia/feature_flags",
+        ]
+        let wrapper = try ChildProcess.spawn(environment, variables + [server], outputFile: folder + "/output.log")
+        let node = LocalRabbitMQ(mqttPort: ports[1], folder: folder, nodeName: name, wrapper: wrapper)
+        // A deadline, not a speed requirement.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(90))
+        while ContinuousClock.now < deadline {
+            if let status = wrapper.status() {
+                let output = wrapper.output()
+                node.removeFolder()
+                throw LocalBrokerError(.brokerDidNotStart, "rabbitmq-server exited with \(status): \(output)")
+            }
+            if LocalBroker.accepts(port: ports[1]) { return node }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        await node.stop()
+        throw LocalBrokerError(.brokerDidNotStart, "RabbitMQ's MQTT listener did not accept connections in 90 s")
+    }
+
+    /// The Erlang VM's pid, from the pid file the node writes.
+    private var nodePID: pid_t? {
+        guard let text = try? String(contentsOfFile: folder + "/mnesia/node.pid", encoding: .utf8) else { return nil }
+        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Stops the node (SIGTERM to the VM it started, then SIGKILL after 20 s) and removes its folder.
+    public func stop() async {
+        let alreadyStopped = lock.withLock { () -> Bool in
+            defer { stopped = true }
+            return stopped
+        }
+        guard !alreadyStopped else { return }
+        if let pid = nodePID {
+            _ = sendSignal(pid, SIGTERM)
+            let deadline = ContinuousClock.now.advanced(by: .seconds(20))
+            while ContinuousClock.now < deadline, kill(pid, 0) == 0 {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            if kill(pid, 0) == 0 { _ = sendSignal(pid, SIGKILL) }
+        }
+        if await wrapper.wait(timeout: .seconds(10)) == nil { _ = await wrapper.killNow() }
+        removeFolder()
+    }
+
+    private func removeFolder() {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
