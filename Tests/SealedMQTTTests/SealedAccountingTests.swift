@@ -48,3 +48,40 @@ struct SealedAccountingTests {
         await subscriber.disconnect()
     }
 }
+
+/// A sealed subscriber that resumes its broker session in a new process gets the whole backlog, opened.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct SealedResumedSessionTests {
+    @Test func resumedSessionBacklogIsOpenedAndDelivered() async throws {
+        let broker = try await LocalBroker.start(.init(maxQueuedMessages: 0))
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in
+            try addPrimary(&keyring)
+            try keyring.newSigningIdentity()
+        }
+        func persistent(_ configuration: inout MQTTClientConfiguration) {
+            configuration.cleanStart = false
+            configuration.sessionExpiryInterval = 3600
+        }
+        let first = try await broker.sealedClient("resume-sub", keys: try keys.watcher(), mqtt: persistent)
+        _ = try await first.subscribe(to: "resume/#", qos: .atLeastOnce)
+        await first.disconnect()
+
+        let total = 500
+        let publisher = try await broker.sealedClient("resume-pub", keys: try keys.watcher())
+        for index in 0..<total {
+            try await publisher.publish(to: "resume/\(index % 5)", payload: bytes("m \(index)"), qos: .atLeastOnce)
+        }
+        await publisher.disconnect()
+
+        // The new process connects (the backlog flows at once) and only later subscribes.
+        let resumed = try await broker.sealedClient("resume-sub", keys: try keys.watcher(), mqtt: persistent)
+        try await Task.sleep(for: .milliseconds(500))
+        let stream = try await resumed.subscribe(to: "resume/#", qos: .atLeastOnce)
+        let messages = try await collect(stream, count: total, seconds: 30)
+        #expect(Set(messages.map { String(decoding: $0.payload, as: UTF8.self) }) == Set((0..<total).map { "m \($0)" }))
+        let statistics = await resumed.statistics
+        #expect(statistics.rejected == 0)
+        await resumed.disconnect()
+    }
+}
