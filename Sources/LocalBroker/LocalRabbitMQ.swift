@@ -11,7 +11,8 @@ import Darwin
 ///
 /// RabbitMQ speaks MQTT 3.1.1 only and downgrades QoS 2 to QoS 1 (it answers a QoS 2 PUBLISH with PUBACK). Every
 /// listener (AMQP, distribution, MQTT) binds to 127.0.0.1; epmd is asked to listen on 127.0.0.1 only. As root the
-/// Debian wrapper runs the node as the `rabbitmq` user, so the folder is handed to that user. A node takes 10-30 s
+/// Debian wrapper runs the node as the `rabbitmq` user, so the folder is handed to that user; any other user runs
+/// `/usr/lib/rabbitmq/bin/rabbitmq-server` directly. A node takes 10-30 s
 /// to start on a 2-core machine: start one per test suite, not per test.
 public final class LocalRabbitMQ: @unchecked Sendable {
     /// The node's MQTT port on 127.0.0.1.
@@ -34,7 +35,12 @@ public final class LocalRabbitMQ: @unchecked Sendable {
 
     /// Starts a node and waits (bounded, 90 s) until its MQTT listener accepts connections.
     public static func start() async throws -> LocalRabbitMQ {
-        let server = try findExecutable("rabbitmq-server")
+        // Debian's /usr/sbin wrapper runs the node only as root (switching to `rabbitmq`) or as `rabbitmq`; any other
+        // user runs the real script directly, with its own Erlang cookie in $HOME.
+        let direct = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+        let server =
+            getuid() != 0 && FileManager.default.isExecutableFile(atPath: direct)
+            ? direct : try findExecutable("rabbitmq-server")
         let environment = try findExecutable("env")
         let ports = try LocalBroker.freePorts(count: 3)
         let name = "sealtest-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
