@@ -82,6 +82,12 @@ struct PubSubInputTests {
         #expect(
             large.err == "mqtt-seal: -f \(file): 5000 bytes is larger than the maximum packet size (4096 bytes)\n")
 
+        // A symbolic link to a regular file is a regular file: it gets as far as connecting (exit 74 here).
+        let link = folder.appendingPathComponent("link").path
+        #expect(symlink(file, link) == 0)
+        let linked = try CLIRunner.run(["pub", "--plain", "-t", "a", "-f", link] + closedPort)
+        #expect(linked.status == 74, "stderr: \(linked.err)")
+
         let fifo = folder.appendingPathComponent("fifo").path
         #expect(mkfifo(fifo, 0o600) == 0)
         let pipe = try CLIRunner.run(["pub", "--plain", "-t", "a", "-f", fifo] + closedPort, timeout: .seconds(20))

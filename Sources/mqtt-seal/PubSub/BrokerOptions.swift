@@ -205,16 +205,13 @@ struct BrokerOptions: ParsableArguments {
     /// The size of a regular file, checked against `limit` before anything is read. Devices, FIFOs and sockets
     /// are refused: their size is unknown and reading them may never end.
     static func regularFileSize(_ path: String, flag: String, limit: Int) throws(CLIFailure) -> Int {
-        let attributes: [FileAttributeKey: Any]
-        do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
-        } catch {
-            throw CLIFailure(.noInput, "\(flag) \(path): cannot read it")
-        }
-        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+        var info = stat()
+        // stat follows symbolic links: a link to a regular file is a regular file.
+        guard stat(path, &info) == 0 else { throw CLIFailure(.noInput, "\(flag) \(path): cannot read it") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw CLIFailure(.noInput, "\(flag) \(path): not a regular file")
         }
-        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        let size = Int(info.st_size)
         if size > limit {
             throw CLIFailure(
                 .dataError, "\(flag) \(path): \(size) bytes is larger than the maximum packet size (\(limit) bytes)")
