@@ -29,23 +29,15 @@ struct InboundFramer {
 
     /// Consumes `input` and reports every complete packet (or skipped PUBLISH) in order.
     mutating func process(_ input: ByteBuffer, _ emit: (Event) -> Void) throws(MQTTError) {
-        var input = input
-        if skipping > 0 {
-            let dropped = min(skipping, input.readableBytes)
-            input.moveReaderIndex(forwardBy: dropped)
-            skipping -= dropped
-            if input.readableBytes == 0 { return }
-        }
-        if var pending = buffer, pending.readableBytes > 0 {
+        // `buffer` only ever holds an incomplete packet (never while skipping), so the input is usually taken
+        // without a copy.
+        var bytes = input
+        if var pending = buffer {
             buffer = nil  // keep the storage uniquely referenced while appending
             pending.discardReadBytes()
-            pending.writeBuffer(&input)
-            buffer = pending
-        } else {
-            buffer = input
+            pending.writeBuffer(&bytes)
+            bytes = pending
         }
-        guard var bytes = buffer else { return }
-        buffer = nil
         defer { buffer = bytes.readableBytes > 0 ? bytes : nil }
         while bytes.readableBytes > 0 {
             if skipping > 0 {
@@ -54,17 +46,20 @@ struct InboundFramer {
                 skipping -= dropped
                 continue
             }
-            if let skipped = try oversizedPublish(in: bytes) {
+            do throws(MQTTError) {
+                guard let packet = try MQTTPacket.decode(from: &bytes, version: version, maxPacketSize: maxPacketSize)
+                else {
+                    return
+                }
+                emit(.packet(packet))
+            } catch {
+                // The decoder checks the size from the fixed header, before the body is buffered. Only an
+                // oversized PUBLISH is skipped; anything else ends the connection.
+                guard error.code == .packetTooLarge, let skipped = try oversizedPublish(in: bytes) else { throw error }
                 guard case .skip(let event, let total) = skipped else { return }  // header not complete yet
                 emit(event)
                 skipping = total
-                continue
             }
-            guard let packet = try MQTTPacket.decode(from: &bytes, version: version, maxPacketSize: maxPacketSize)
-            else {
-                return
-            }
-            emit(.packet(packet))
         }
     }
 
@@ -73,16 +68,16 @@ struct InboundFramer {
         case skip(Event, total: Int)
     }
 
-    /// nil when the next packet is not an oversized PUBLISH.
+    /// The topic and packet identifier of the PUBLISH at the start of `bytes`, which the decoder found larger than
+    /// the maximum packet size; nil when the packet is not a PUBLISH.
     private func oversizedPublish(in bytes: ByteBuffer) throws(MQTTError) -> Oversized? {
         guard let first = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self), first >> 4 == 3 else { return nil }
         guard case .value(let remaining, let lengthSize) = try bytes.peekMQTTVariableByteInteger(offset: 1) else {
             return nil
         }
         let total = 1 + lengthSize + remaining
-        guard total > maxPacketSize else { return nil }
-        let qosBits = (first >> 1) & 0b11
-        guard let qos = MQTTQoS(rawValue: qosBits) else { return nil }  // QoS 3: let the decoder reject it
+        // QoS 3 never gets here: the decoder rejects it as malformed before it checks the size.
+        guard let qos = MQTTQoS(rawValue: (first >> 1) & 0b11) else { return nil }
         let topicStart = bytes.readerIndex + 1 + lengthSize
         guard let topicLength = bytes.getInteger(at: topicStart, endianness: .big, as: UInt16.self) else {
             return .incomplete
