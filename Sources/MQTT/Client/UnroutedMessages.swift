@@ -12,7 +12,7 @@ import NIOCore
 ///   a subscription takes them. The broker's flow control (the client's Receive Maximum in MQTT 5, the broker's
 ///   in-flight limit in MQTT 3.1.1) then stops it from sending more, so memory stays bounded by `capacity`
 ///   plus the Receive Maximum, and reading never stops (the SUBACK that ends the wait can always arrive).
-/// - Beyond `capacity`, QoS 0 messages are dropped and counted: QoS 0 promises at most once.
+/// - Beyond `capacity`, QoS 0 messages are dropped: QoS 0 promises at most once.
 /// - A message that matches a filter the application explicitly unsubscribed from (and no current
 ///   subscription) is a straggler of that subscription: it is acknowledged and dropped, not buffered.
 ///
@@ -38,10 +38,6 @@ struct UnroutedMessages {
     /// Filters the application unsubscribed from and has not subscribed to again.
     /// Keyed by the filter's UTF-8 bytes: MQTT compares filters byte for byte, Swift's `String ==` does not.
     private var unsubscribed: [[UInt8]: TopicMatcher] = [:]
-    /// QoS 0 messages dropped because the buffer was full.
-    private(set) var droppedQoS0 = 0
-    /// Straggler messages of an unsubscribed filter, dropped.
-    private(set) var droppedStragglers = 0
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -61,17 +57,13 @@ struct UnroutedMessages {
     /// (nil for QoS 0).
     mutating func add(_ message: MQTTMessage, ack: DeferredAck?) -> Decision {
         if !unsubscribed.isEmpty, unsubscribed.values.contains(where: { $0.matches(message.topic) }) {
-            droppedStragglers += 1
             return .dropped
         }
         if entries.count < capacity {
             entries.append(Entry(message: message, deferredAck: nil))
             return .bufferedAcknowledgeNow
         }
-        guard let ack else {
-            droppedQoS0 += 1
-            return .dropped
-        }
+        guard let ack else { return .dropped }
         entries.append(Entry(message: message, deferredAck: ack))
         return .bufferedAcknowledgeLater
     }
@@ -108,9 +100,7 @@ struct UnroutedMessages {
     mutating func unsubscribed(_ filters: [String]) -> [Entry] {
         let matchers = filters.map(TopicMatcher.init(filter:))
         for (filter, matcher) in zip(filters, matchers) { unsubscribed[Array(filter.utf8)] = matcher }
-        let dropped = take { topic in matchers.contains { $0.matches(topic) } }
-        droppedStragglers += dropped.count
-        return dropped
+        return take { topic in matchers.contains { $0.matches(topic) } }
     }
 
     mutating func removeAll() {
