@@ -202,9 +202,9 @@ struct BrokerOptions: ParsableArguments {
         }
     }
 
-    /// The size of a regular file, checked against `limit` before anything is read. Devices, FIFOs and sockets
-    /// are refused: their size is unknown and reading them may never end.
-    static func regularFileSize(_ path: String, flag: String, limit: Int) throws(CLIFailure) -> Int {
+    /// Checks, before anything is read, that `path` is a regular file of at most `limit` bytes. Devices, FIFOs and
+    /// sockets are refused: their size is unknown and reading them may never end.
+    static func checkRegularFile(_ path: String, flag: String, limit: Int) throws(CLIFailure) {
         var info = stat()
         // stat follows symbolic links: a link to a regular file is a regular file.
         guard stat(path, &info) == 0 else { throw CLIFailure(.noInput, "\(flag) \(path): cannot read it") }
@@ -216,7 +216,6 @@ struct BrokerOptions: ParsableArguments {
             throw CLIFailure(
                 .dataError, "\(flag) \(path): \(size) bytes is larger than the maximum packet size (\(limit) bytes)")
         }
-        return size
     }
 
     // MARK: - Errors

@@ -131,7 +131,7 @@ struct PubCommand: AsyncParsableCommand {
             source = .message(Array(message.utf8))
         } else if let file {
             try BrokerOptions.checkReadable(file, flag: "-f")
-            _ = try BrokerOptions.regularFileSize(file, flag: "-f", limit: limit)
+            try BrokerOptions.checkRegularFile(file, flag: "-f", limit: limit)
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw CLIFailure(.noInput, "-f \(file): cannot read it")
             }
