@@ -150,11 +150,14 @@ struct PubSubTests {
         #expect(sub.out == "over mTLS\n")
         #expect(sub.err.contains("over TLS"))
 
+        /// One `pub -m x` to localhost:`port` with these TLS flags.
+        func refusedPub(port: Int, _ tls: [String]) throws -> CLIResult {
+            try CLIRunner.run(
+                ["pub", "--plain", "-h", "localhost", "-p", "\(port)"] + tls + ["-t", "secure/t", "-m", "x"])
+        }
+
         // The mTLS listener refuses a client without a certificate.
-        let noCert = try CLIRunner.run([
-            "pub", "--plain", "-h", "localhost", "-p", "\(mtlsPort)", "--cafile", certificates.caFile, "-t", "secure/t",
-            "-m", "x",
-        ])
+        let noCert = try refusedPub(port: mtlsPort, ["--cafile", certificates.caFile])
         #expect(noCert.status == 74, "stderr: \(noCert.err)")
         #expect(
             noCert.err
@@ -162,10 +165,12 @@ struct PubSubTests {
                 + "(--cert and --key)\n")
 
         // A client certificate from a CA the broker does not trust.
-        let wrongClient = try CLIRunner.run([
-            "pub", "--plain", "-h", "localhost", "-p", "\(mtlsPort)", "--cafile", certificates.caFile, "--cert",
-            certificates.wrongClientCert, "--key", certificates.wrongClientKey, "-t", "secure/t", "-m", "x",
-        ])
+        let wrongClient = try refusedPub(
+            port: mtlsPort,
+            [
+                "--cafile", certificates.caFile, "--cert", certificates.wrongClientCert, "--key",
+                certificates.wrongClientKey,
+            ])
         #expect(wrongClient.status == 74, "stderr: \(wrongClient.err)")
         #expect(
             wrongClient.err
@@ -173,21 +178,14 @@ struct PubSubTests {
                 + "(unknown CA)\n")
 
         // TLS to the plain listener.
-        let plainPort = try CLIRunner.run([
-            "pub", "--plain", "-h", "localhost", "-p", "\(broker.plainPort)", "--cafile", certificates.caFile, "-t",
-            "secure/t", "-m", "x",
-        ])
+        let plainPort = try refusedPub(port: broker.plainPort, ["--cafile", certificates.caFile])
         #expect(plainPort.status == 74, "stderr: \(plainPort.err)")
         #expect(plainPort.err.hasPrefix("mqtt-seal: TLS with localhost:\(broker.plainPort) failed: the server "))
         #expect(!plainPort.err.contains("errno"), "stderr: \(plainPort.err)")
         #expect(plainPort.err.split(separator: "\n").count == 1, "stderr: \(plainPort.err)")
 
         // A CA that did not sign the server certificate is refused.
-        let wrongCA = try CLIRunner.run([
-            "pub", "--plain", "-h", "localhost", "-p", "\(tlsPort)", "--cafile", certificates.wrongCAFile, "-t",
-            "secure/t",
-            "-m", "x",
-        ])
+        let wrongCA = try refusedPub(port: tlsPort, ["--cafile", certificates.wrongCAFile])
         #expect(wrongCA.status == 74, "stderr: \(wrongCA.err)")
         #expect(
             wrongCA.err
