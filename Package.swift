@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 //
 // swift-mqtt-seal: end-to-end payload protection for MQTT.
-// Layering (see Specs/ and DESIGN): C shims -> Seal -> SealedMQTT <- MQTT; CLI and SealBench on top.
+// Layering (see Specs/ and DESIGN): C shims -> Seal -> SealKeyring -> SealFleet -> SealedMQTT <- MQTT;
+// CLI and SealBench on top.
 
 import PackageDescription
 
@@ -15,6 +16,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Seal", targets: ["Seal"]),
+        .library(name: "SealKeyring", targets: ["SealKeyring"]),
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "SealedMQTT", targets: ["SealedMQTT"]),
         .library(name: "SealBench", targets: ["SealBench"]),
@@ -50,6 +52,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SealKeyring",
+            dependencies: ["Seal", "CSodium"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "MQTT",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -64,7 +71,7 @@ let package = Package(
         .target(
             name: "SealedMQTT",
             dependencies: [
-                "Seal", "MQTT",
+                "Seal", "SealKeyring", "MQTT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -79,7 +86,7 @@ let package = Package(
         .target(
             name: "SealBench",
             dependencies: [
-                "SealedMQTT", "MQTT", "Seal", "LocalBroker",
+                "SealedMQTT", "MQTT", "Seal", "SealKeyring", "LocalBroker",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict
@@ -87,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "mqtt-seal",
             dependencies: [
-                "Seal", "MQTT", "SealedMQTT", "SealBench", "LocalBroker",
+                "Seal", "SealKeyring", "MQTT", "SealedMQTT", "SealBench", "LocalBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -106,6 +113,11 @@ let package = Package(
         .testTarget(
             name: "SealTests",
             dependencies: ["Seal", "CSodium", "COpenSSL", "envelope-vectors"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SealKeyringTests",
+            dependencies: ["SealKeyring", "Seal", "CSodium"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -130,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "SealedMQTTTests",
             dependencies: [
-                "SealedMQTT", "Seal", "MQTT", "LocalBroker",
+                "SealedMQTT", "Seal", "SealKeyring", "MQTT", "LocalBroker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -144,15 +156,22 @@ let package = Package(
         ),
         .testTarget(
             name: "MQTTSealCLITests",
-            dependencies: ["mqtt-seal", "LocalBroker", "Seal"],
+            dependencies: ["mqtt-seal", "LocalBroker", "Seal", "SealKeyring"],
             swiftSettings: strict
         ),
 
         // MARK: Micro benchmarks (package-benchmark): `swift package benchmark`
+        // The bare C calls the benchmarks compare Seal with; not a product, so it never ships.
+        .target(
+            name: "RawCrypto",
+            dependencies: ["CSodium", "COpenSSL"],
+            path: "Benchmarks/RawCrypto",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "SealBenchmarks",
             dependencies: [
-                "Seal",
+                "Seal", "RawCrypto",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/SealBenchmarks",
@@ -162,7 +181,7 @@ let package = Package(
         // Seal against the raw call, finely interleaved in one process: `Scripts/bench-seal-interleaved`
         .executableTarget(
             name: "SealInterleaved",
-            dependencies: ["Seal"],
+            dependencies: ["Seal", "RawCrypto"],
             path: "Benchmarks/SealInterleaved",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

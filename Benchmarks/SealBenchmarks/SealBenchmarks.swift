@@ -2,7 +2,8 @@
 // libsodium / OpenSSL call it wraps, in the same run. `Scripts/bench-seal` runs them and prints the
 // seal-to-raw ratios that README.md reports.
 import Benchmark
-@_spi(Benchmarks) import Seal
+import RawCrypto
+import Seal
 
 /// Payload sizes of every benchmark, in bytes.
 let payloadSizes = [16, 64, 256, 1024, 16384]

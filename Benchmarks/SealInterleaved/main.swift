@@ -4,7 +4,8 @@
 // triples shows the envelope's own cost. The package-benchmark suite (Benchmarks/SealBenchmarks) measures each
 // benchmark for seconds in turn, which on this VM scatters its ratios widely. `Scripts/bench-seal-interleaved`
 // runs this in release mode.
-@_spi(Benchmarks) import Seal
+import RawCrypto
+import Seal
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Seal
+import SealKeyring
 import SealedMQTT
 
 /// The in-memory keys of one mode: what the publishers seal with and what the subscribers open with.

@@ -5,6 +5,7 @@ import Logging
 import MQTT
 import NIOCore
 import Seal
+import SealKeyring
 import SealedMQTT
 import Synchronization
 

@@ -1,6 +1,7 @@
 public import MQTT
 public import NIOCore
 import Seal
+import SealKeyring
 public import ServiceLifecycle
 
 /// An MQTT client that seals every payload it publishes and opens and verifies every payload it receives.

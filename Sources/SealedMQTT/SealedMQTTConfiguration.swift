@@ -1,6 +1,7 @@
 public import Logging
 import NIOCore
 public import Seal
+public import SealKeyring
 
 /// How a ``SealedMQTTClient`` seals, opens, verifies and reports.
 public struct SealedMQTTConfiguration: Sendable {

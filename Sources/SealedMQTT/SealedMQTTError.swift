@@ -1,5 +1,6 @@
 public import MQTT
 public import Seal
+public import SealKeyring
 
 /// The error thrown by the SealedMQTT module.
 ///

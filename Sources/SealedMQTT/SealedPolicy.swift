@@ -1,4 +1,5 @@
 public import Seal
+public import SealKeyring
 
 /// Whether ``SealedMQTTClient/publish(to:payload:qos:retain:)`` signs (encrypt-then-sign) on a topic.
 public enum PublishSigning: String, Sendable, Hashable, CaseIterable {

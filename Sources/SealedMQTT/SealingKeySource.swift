@@ -1,4 +1,5 @@
 public import Seal
+public import SealKeyring
 
 /// Where a ``SealedMQTTClient`` finds keys: the `SealKeySource` lookups for opening, plus sealers for publishing.
 ///

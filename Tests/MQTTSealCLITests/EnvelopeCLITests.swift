@@ -1,5 +1,6 @@
 import Foundation
 import Seal
+import SealKeyring
 import Testing
 
 /// `mqtt-seal seal | mqtt-seal open` for every suite and mode, and every way `open` refuses.

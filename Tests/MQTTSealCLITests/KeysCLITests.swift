@@ -1,5 +1,6 @@
 import Foundation
 import Seal
+import SealKeyring
 import Testing
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import LocalBroker
 import MQTT
 import Seal
+import SealKeyring
 import SealedMQTT
 import Testing
 

@@ -2,6 +2,7 @@ import LocalBroker
 import MQTT
 import NIOCore
 import Seal
+import SealKeyring
 import SealedMQTT
 import Synchronization
 import Testing

@@ -21,11 +21,11 @@ func constantTimeEquals(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer
 /// A fixed-size secret byte buffer that is wiped (`sodium_memzero`) when it is released.
 ///
 /// Immutable after initialisation, hence safe to share between threads.
-final class SecureBytes: @unchecked Sendable {
+package final class SecureBytes: @unchecked Sendable {
     private let storage: UnsafeMutableRawBufferPointer
 
     /// Copies `bytes` into fresh storage.
-    init(copying bytes: UnsafeRawBufferPointer) {
+    package init(copying bytes: UnsafeRawBufferPointer) {
         storage = .allocate(byteCount: max(bytes.count, 1), alignment: 16)
         if let base = bytes.baseAddress, bytes.count > 0 {
             storage.baseAddress!.copyMemory(from: base, byteCount: bytes.count)
@@ -34,36 +34,36 @@ final class SecureBytes: @unchecked Sendable {
     }
 
     /// Fresh storage of `count` bytes filled by `body`.
-    init(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+    package init(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
         storage = .allocate(byteCount: max(count, 1), alignment: 16)
         self.count = count
         body(UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]))
     }
 
     /// `count` bytes from libsodium's CSPRNG.
-    convenience init(randomCount count: Int) {
+    package convenience init(randomCount count: Int) {
         self.init(count: count) { buffer in
             if let base = buffer.baseAddress, buffer.count > 0 { randombytes_buf(base, buffer.count) }
         }
     }
 
     /// Number of secret bytes.
-    let count: Int
+    package let count: Int
 
     /// Read access to the secret bytes. Do not let the pointer escape.
     @inline(__always)
-    func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    package func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
     }
 
     /// The base address of the secret bytes (valid while `self` is alive).
     @inline(__always)
-    var pointer: UnsafePointer<UInt8> {
+    package var pointer: UnsafePointer<UInt8> {
         UnsafePointer(storage.baseAddress!.assumingMemoryBound(to: UInt8.self))
     }
 
     /// Constant-time comparison with another secret.
-    func constantTimeEquals(_ other: SecureBytes) -> Bool {
+    package func constantTimeEquals(_ other: SecureBytes) -> Bool {
         withUnsafeBytes { a in other.withUnsafeBytes { b in Seal.constantTimeEquals(a, b) } }
     }
 

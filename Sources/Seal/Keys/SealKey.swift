@@ -40,7 +40,7 @@ public final class SealKey: Sendable, CustomStringConvertible {
         try self.init(id: id, suite: suite, secret: SecureBytes(copying: bytes))
     }
 
-    init(id: UInt32, suite: Suite, secret: SecureBytes) throws(SealError) {
+    package init(id: UInt32, suite: Suite, secret: SecureBytes) throws(SealError) {
         try ensureSodium()
         guard secret.count == Self.byteCount else {
             throw SealError(.invalidKey, .misuse, "a \(suite) key must be \(Self.byteCount) bytes")

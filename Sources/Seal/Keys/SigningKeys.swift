@@ -35,6 +35,12 @@ public struct VerifyingKey: Sendable, Hashable, CustomStringConvertible {
         rawRepresentation.withUnsafeBytes { Ed25519.verify(signature: signature, message: message, publicKey: $0) }
     }
 
+    /// Verifies a detached Ed25519 signature over a whole message (for documents outside the envelope, such as
+    /// fleet key slots). False for any wrong length.
+    public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
+        signature.withUnsafeBytes { sig in message.withUnsafeBytes { isValidSignature(sig, for: $0) } }
+    }
+
     /// The key id and the public key in hex.
     public var description: String {
         "VerifyingKey(id: \(id), \(rawRepresentation.map { String($0, radix: 16).leftPadded(2) }.joined()))"
@@ -67,7 +73,7 @@ public final class SigningKey: Sendable, CustomStringConvertible {
         try self.init(id: id, seed: SecureBytes(copying: seed))
     }
 
-    init(id: UInt32, seed: SecureBytes) throws(SealError) {
+    package init(id: UInt32, seed: SecureBytes) throws(SealError) {
         let pair = try Ed25519.keyPair(seed: seed)
         self.id = id
         self.seed = seed
@@ -87,6 +93,26 @@ public final class SigningKey: Sendable, CustomStringConvertible {
     /// pointer escape.
     public func withUnsafeSeedBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try seed.withUnsafeBytes(body)
+    }
+
+    /// The 64-byte detached Ed25519 signature of a whole message (for documents outside the envelope, such as
+    /// fleet key slots and enrolment requests).
+    ///
+    /// - Throws: ``SealError`` (`cryptoFailure`) if libsodium fails.
+    public func signature(for message: [UInt8]) throws(SealError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Ed25519.signatureBytes)
+        var failure: SealError?
+        out.withUnsafeMutableBufferPointer { buffer in
+            message.withUnsafeBytes { raw in
+                do throws(SealError) {
+                    try Ed25519.sign(into: buffer.baseAddress!, message: raw, secretKey: secretKey)
+                } catch {
+                    failure = error
+                }
+            }
+        }
+        if let failure { throw failure }
+        return out
     }
 
     /// A description without secret material.

@@ -1,4 +1,5 @@
 import Seal
+import SealKeyring
 import Synchronization
 
 /// The identities of the last envelopes one subscription delivered, for the duplicate accounting.

@@ -2,6 +2,7 @@ import Logging
 import MQTT
 import NIOCore
 import Seal
+import SealKeyring
 import Synchronization
 
 /// Rejection counters, the rate-limited rejection log and the rejection streams of one client.

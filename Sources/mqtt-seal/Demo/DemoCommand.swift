@@ -4,6 +4,7 @@ import LocalBroker
 import MQTT
 import NIOCore
 import Seal
+import SealKeyring
 
 /// `mqtt-seal demo`: the main job for a new user, end to end on this machine.
 ///

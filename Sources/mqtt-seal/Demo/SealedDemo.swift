@@ -4,6 +4,7 @@ import Logging
 import MQTT
 import NIOCore
 import Seal
+import SealKeyring
 import SealedMQTT
 import Synchronization
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Seal
+import SealKeyring
 
 /// `mqtt-seal seal`: stdin payload -> envelope on stdout, with the topic's primary key (and a signature).
 struct SealCommand: AsyncParsableCommand {

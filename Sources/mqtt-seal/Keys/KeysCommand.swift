@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Seal
+import SealKeyring
 
 /// `mqtt-seal keys`: create the keyring, manage the key lifecycle, signing identities and trusted signers.
 struct KeysCommand: AsyncParsableCommand {
@@ -454,11 +455,11 @@ struct KeysChangePassphrase: AsyncParsableCommand {
                     printError("created key-encryption-key file \(newKekFile)")
                 } else if newKekFile != nil || newPassphraseFile != nil {
                     new = try KeyringCredential.resolve(
-                        passphraseFile: newPassphraseFile, keyEncryptionKeyFile: newKekFile, prompt: nil)
+                        passphraseFile: newPassphraseFile, keyEncryptionKeyFile: newKekFile)
                 } else if let value = ProcessInfo.processInfo.environment["MQTT_SEAL_NEW_PASSPHRASE"] {
                     new = try KeyringCredential.passphrase(value)
                 } else {
-                    new = try KeyringCredential.prompt("New keyring passphrase: ", confirm: true)
+                    new = try PassphrasePrompt.ask("New keyring passphrase: ", confirm: true)
                 }
             } catch {
                 throw CLIFailure(keyringError: error, invalidArgument: .dataError)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Seal
+import SealKeyring
 
 /// `mqtt-seal keys list`: the keyring's metadata as a table or JSON. Never prints secret material.
 struct KeysList: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import MQTT
 import NIOCore
 import Seal
+import SealKeyring
 import SealedMQTT
 
 /// `mqtt-seal pub`: publishes like `mosquitto_pub`, sealing every payload with the keyring (or in clear with

@@ -3,6 +3,7 @@ import Foundation
 import MQTT
 import NIOCore
 import Seal
+import SealKeyring
 import SealedMQTT
 
 /// How `pub` and `sub` protect payloads: sealed with a keyring (the default), or in clear with `--plain`.

@@ -2,6 +2,7 @@ import ArgumentParser
 import MQTT
 import NIOCore
 import Seal
+import SealKeyring
 import SealedMQTT
 import Synchronization
 

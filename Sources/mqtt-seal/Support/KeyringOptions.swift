@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Seal
+import SealKeyring
 
 /// The options every keyring-using command shares: where the keyring is and what unlocks it.
 struct KeyringOptions: ParsableArguments {
@@ -63,7 +64,8 @@ struct KeyringLocation: Sendable {
     func credential(confirm: Bool = false) throws(CLIFailure) -> KeyringCredential {
         do {
             return try KeyringCredential.resolve(
-                passphraseFile: passphraseFile, keyEncryptionKeyFile: kekFile, confirm: confirm)
+                passphraseFile: passphraseFile, keyEncryptionKeyFile: kekFile,
+                prompt: PassphrasePrompt.hook("Keyring passphrase: ", confirm: confirm))
         } catch {
             // A credential file that exists but holds nothing usable is bad data, not a bad command line.
             let fromFile = passphraseFile != nil || kekFile != nil

@@ -1,5 +1,6 @@
 import Foundation
 import Seal
+import SealKeyring
 import Testing
 
 /// A temporary folder with a keyring unlocked by a key-encryption-key file, for driving `mqtt-seal keys ...`.

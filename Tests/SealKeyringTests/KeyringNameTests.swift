@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Seal
+@testable import SealKeyring
 
 /// Names of signing identities (and of the signers imported from them): validation, uniqueness, the file, the
 /// verifier bundle, and selecting an identity by name for sealing.

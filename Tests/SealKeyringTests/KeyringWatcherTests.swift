@@ -2,6 +2,7 @@ import Synchronization
 import Testing
 
 @testable import Seal
+@testable import SealKeyring
 
 #if canImport(Glibc)
 import Glibc

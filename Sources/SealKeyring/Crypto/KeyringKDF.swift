@@ -1,3 +1,5 @@
+import Seal
+
 /// Argon2id cost parameters for deriving the key-encryption key from a passphrase (`crypto_pwhash`).
 ///
 /// Stored in the keyring header. A file naming limits outside the accepted range is refused before any

@@ -6,7 +6,7 @@ import Darwin
 
 /// Identity of a file version as seen by `stat`: a rename-over changes the inode, an in-place edit the size or
 /// modification time.
-struct KeyringFileStamp: Sendable, Hashable {
+package struct KeyringFileStamp: Sendable, Hashable {
     var device: UInt64
     var inode: UInt64
     var size: Int64
@@ -17,7 +17,7 @@ struct KeyringFileStamp: Sendable, Hashable {
 }
 
 /// POSIX file handling for the keyring: permission-checked reads, the sidecar lock and atomic replacement.
-enum KeyringIO {
+package enum KeyringIO {
     /// Files larger than this are refused before they are read.
     static let maximumFileSize = 16 * 1024 * 1024
 
@@ -62,7 +62,7 @@ enum KeyringIO {
     }
 
     /// Reads a whole secret-bearing file after checking that it is a regular file with mode 0600 (or stricter).
-    static func readSecretFile(path: String, what: String) throws(KeyringError) -> ([UInt8], KeyringFileStamp) {
+    package static func readSecretFile(path: String, what: String) throws(KeyringError) -> ([UInt8], KeyringFileStamp) {
         // O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer appears (while a caller
         // may hold the keyring lock); the regular-file check below refuses it. Regular files ignore the flag.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
@@ -99,7 +99,7 @@ enum KeyringIO {
 
     /// Runs `body` holding an exclusive `flock` on `<path>.lock` (created 0600 if needed). Waits up to `timeout`,
     /// then throws `locked`.
-    static func withLock<R>(
+    package static func withLock<R>(
         path: String, timeout: Duration, _ body: () throws(KeyringError) -> R
     ) throws(KeyringError) -> R {
         let lockPath = path + ".lock"
@@ -125,7 +125,7 @@ enum KeyringIO {
 
     /// Removes `.<name>.tmp-*` files a writer killed mid-write left behind. Only called under the lock, when no
     /// other writer of this keyring can be between creating and renaming its temporary file.
-    static func removeStaleTemporaries(of path: String) {
+    package static func removeStaleTemporaries(of path: String) {
         let directory = directoryName(path)
         let prefix = "." + baseName(path) + ".tmp-"
         guard let dir = opendir(directory) else { return }
@@ -142,7 +142,7 @@ enum KeyringIO {
 
     /// Replaces `path` atomically: a temporary file in the same directory (O_EXCL, 0600) is written, fsynced and
     /// renamed over `path`, then the directory is fsynced. A crash leaves either the old or the new file.
-    static func atomicWrite(path: String, bytes: [UInt8], exclusive: Bool = false) throws(KeyringError) {
+    package static func atomicWrite(path: String, bytes: [UInt8], exclusive: Bool = false) throws(KeyringError) {
         let directory = directoryName(path)
         let base = baseName(path)
         let suffix = KeyringSodium.randomBytes(8).map { String($0, radix: 16) }.joined()

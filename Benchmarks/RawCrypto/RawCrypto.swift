@@ -1,10 +1,10 @@
 import COpenSSL
 import CSodium
+import Seal
 
 /// The raw primitives with as little wrapping as possible, so the benchmark harness can compare
 /// ``Sealer`` against the bare C calls in the same run. Not API: no validation beyond what keeps
-/// memory safe, `false` on any failure.
-@_spi(Benchmarks)
+/// memory safe, `false` on any failure. A benchmark-only target: it is not a product and never ships.
 public enum RawCrypto {
     /// `crypto_aead_xchacha20poly1305_ietf_encrypt`: writes `message.count + 16` bytes to `output`.
     /// `key` is 32 bytes, `nonce` 24 bytes.
@@ -43,7 +43,8 @@ public enum RawCrypto {
     public static func ed25519Verify(
         signature: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, publicKey: UnsafeRawBufferPointer
     ) -> Bool {
-        Ed25519.verify(signature: signature, message: message, publicKey: publicKey)
+        guard signature.count == 64, publicKey.count == 32 else { return false }
+        return crypto_sign_verify_detached(signature.bytes, message.bytes, UInt64(message.count), publicKey.bytes) == 0
     }
 
     /// `crypto_sign_seed_keypair`: fills a 32-byte public key and a 64-byte secret key from a 32-byte seed.
@@ -57,7 +58,6 @@ public enum RawCrypto {
 
 /// AES-256-GCM on ONE OpenSSL EVP context initialised once for the key (the raw baseline: no pool,
 /// no lock). Not thread-safe: one instance per benchmark thread.
-@_spi(Benchmarks)
 public final class RawAES256GCM {
     private let context: OpaquePointer
 
@@ -96,7 +96,6 @@ public final class RawAES256GCM {
 
 /// HMAC-SHA256 on ONE OpenSSL `EVP_MAC` context keyed once (the raw baseline: no pool, no lock).
 /// Not thread-safe: one instance per benchmark thread.
-@_spi(Benchmarks)
 public final class RawHMACSHA256 {
     private let context: OpaquePointer
 

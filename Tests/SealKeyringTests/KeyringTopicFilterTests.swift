@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Seal
+@testable import SealKeyring
 
 @Suite struct KeyringTopicFilterTests {
     // Matching cases from MQTT 3.1.1 §4.7.1 and §4.7.2 (the spec's own examples).

@@ -1,9 +1,10 @@
 internal import CSodium
+package import Seal
 
 /// Thin wrappers over the libsodium calls the keyring needs that the envelope core does not provide:
 /// Argon2id (`crypto_pwhash`), BLAKE2b sub-key derivation (`crypto_kdf`), BLAKE2b hash / keyed MAC
 /// (`crypto_generichash`) and XChaCha20-Poly1305 for secrets at rest. Every return code is checked.
-enum KeyringSodium {
+package enum KeyringSodium {
     private static let initialized: Bool = sodium_init() >= 0
 
     static func ensureInitialized() {
@@ -30,7 +31,7 @@ enum KeyringSodium {
         return out
     }
 
-    static func randomUInt32() -> UInt32 {
+    package static func randomUInt32() -> UInt32 {
         ensureInitialized()
         return randombytes_random()
     }
@@ -77,7 +78,7 @@ enum KeyringSodium {
     }
 
     /// BLAKE2b-256 of `bytes`, keyed when `key` is given.
-    static func hash(_ bytes: [UInt8], key: SecureBytes? = nil) -> [UInt8] {
+    package static func hash(_ bytes: [UInt8], key: SecureBytes? = nil) -> [UInt8] {
         ensureInitialized()
         var out = [UInt8](repeating: 0, count: hashBytes)
         let rc = out.withUnsafeMutableBufferPointer { outBuffer in
@@ -98,7 +99,7 @@ enum KeyringSodium {
     }
 
     /// Constant-time comparison of two public byte strings of equal length (tags, MACs, check values).
-    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    package static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
         guard lhs.count == rhs.count else { return false }
         if lhs.isEmpty { return true }
         return lhs.withUnsafeBytes { l in
@@ -157,7 +158,7 @@ enum KeyringSodium {
 
 extension KeyringSodium {
     /// Rejects anything but a 32-byte, valid, prime-order-subgroup Ed25519 point (the core's import check).
-    static func verifyingKey(
+    package static func verifyingKey(
         sid: UInt32, _ key: [UInt8], code: KeyringError.Code = .invalidArgument
     ) throws(KeyringError) -> VerifyingKey {
         do {

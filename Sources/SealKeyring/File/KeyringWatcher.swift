@@ -1,3 +1,4 @@
+public import Seal
 import Synchronization
 
 /// Hot reload: watches a keyring file and swaps in a new ``KeyringSnapshot`` when the file changes.

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Seal
+@testable import SealKeyring
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

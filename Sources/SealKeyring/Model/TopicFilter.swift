@@ -173,7 +173,7 @@ public struct TopicFilter: Sendable, Hashable, Comparable, CustomStringConvertib
     /// Hashes the filter text.
     public func hash(into hasher: inout Hasher) { hasher.combine(string) }
 
-    static func quoted(_ text: String) -> String {
+    package static func quoted(_ text: String) -> String {
         let shown = text.count > 80 ? String(text.prefix(80)) + "..." : text
         var out = "\""
         for scalar in shown.unicodeScalars {

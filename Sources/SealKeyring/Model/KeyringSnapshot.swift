@@ -1,3 +1,4 @@
+public import Seal
 import Synchronization
 
 #if canImport(FoundationEssentials)

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Seal
+@testable import SealKeyring
 
 /// The keyring as the envelope's key source: real Sealer and Opener, no mocks.
 @Suite struct KeyringSealingTests {

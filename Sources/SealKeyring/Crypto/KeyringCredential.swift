@@ -1,4 +1,5 @@
 internal import CSodium
+import Seal
 
 #if canImport(Glibc)
 import Glibc
@@ -8,6 +9,9 @@ import Darwin
 
 /// What unlocks a keyring: a passphrase (stretched with Argon2id) or a 32-byte key-encryption key read from a
 /// file. The bytes live in wiped storage; the credential can be kept by a hot reloader for its lifetime.
+///
+/// Interactive prompting is the application's job (the `mqtt-seal` CLI reads `/dev/tty` with echo off); hand the
+/// bytes over with ``passphrase(bytes:)`` and wipe your copy.
 public final class KeyringCredential: Sendable {
     enum Kind: Sendable {
         case passphrase
@@ -38,9 +42,16 @@ public final class KeyringCredential: Sendable {
     ///
     /// - Throws: ``KeyringError`` (`invalidArgument`) for an empty passphrase.
     public static func passphrase(bytes: [UInt8]) throws(KeyringError) -> KeyringCredential {
+        try bytes.withUnsafeBufferPointer { buffer throws(KeyringError) in try passphrase(bytes: buffer) }
+    }
+
+    /// A passphrase given as UTF-8 bytes in the caller's memory (the caller wipes it). Copied once, straight into
+    /// wiped storage.
+    ///
+    /// - Throws: ``KeyringError`` (`invalidArgument`) for an empty passphrase.
+    public static func passphrase(bytes: UnsafeBufferPointer<UInt8>) throws(KeyringError) -> KeyringCredential {
         guard !bytes.isEmpty else { throw KeyringError(.invalidArgument, "the passphrase is empty") }
-        let secret = bytes.withUnsafeBytes { SecureBytes(copying: $0) }
-        return KeyringCredential(kind: .passphrase, secret: secret)
+        return KeyringCredential(kind: .passphrase, secret: SecureBytes(copying: UnsafeRawBufferPointer(bytes)))
     }
 
     /// Reads a passphrase from a file (mode 0600 or stricter); one trailing newline (LF or CRLF) is removed.
@@ -116,90 +127,38 @@ public final class KeyringCredential: Sendable {
         return KeyringCredential(kind: .keyEncryptionKey, secret: secret)
     }
 
-    /// Reads a passphrase from the controlling terminal (`/dev/tty`) with echo off.
-    ///
-    /// - Parameters:
-    ///   - message: the prompt, for example `Keyring passphrase: `.
-    ///   - confirm: ask twice and require both entries to match (for a new passphrase).
-    /// - Throws: ``KeyringError``: `invalidArgument` when there is no terminal, the entries differ or are empty.
-    public static func prompt(_ message: String, confirm: Bool = false) throws(KeyringError) -> KeyringCredential {
-        let fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else {
-            throw KeyringError(
-                .invalidArgument,
-                "no terminal to ask for the passphrase; set \(environmentVariable) or use --passphrase-file")
-        }
-        defer { close(fd) }
-        var first = try readHidden(fd: fd, message: message)
-        defer { wipe(&first) }
-        if confirm {
-            var second = try readHidden(fd: fd, message: "Repeat: ")
-            defer { wipe(&second) }
-            guard KeyringSodium.constantTimeEqual(first, second) else {
-                throw KeyringError(.invalidArgument, "the passphrases do not match")
-            }
-        }
-        return try passphrase(bytes: first)
-    }
-
     /// The usual way to obtain a credential, in this order: a key-encryption-key file if given; a passphrase file
-    /// if given; the environment variable `MQTT_SEAL_PASSPHRASE`; an interactive prompt when `prompt` is set and
-    /// a terminal is available.
+    /// if given; the environment variable `MQTT_SEAL_PASSPHRASE`; then `prompt`, when given (the CLI passes one
+    /// that reads the controlling terminal; this module never prompts).
     ///
     /// - Parameter environment: the environment to read (defaults to the process environment).
     /// - Throws: ``KeyringError`` (`invalidArgument`) when no source is available, or the source's own error.
     public static func resolve(
         passphraseFile: String? = nil, keyEncryptionKeyFile: String? = nil,
-        environment: [String: String]? = nil, prompt: String? = "Keyring passphrase: ", confirm: Bool = false
+        environment: [String: String]? = nil,
+        prompt: (() throws(KeyringError) -> KeyringCredential?)? = nil
     ) throws(KeyringError) -> KeyringCredential {
         if let keyEncryptionKeyFile { return try Self.keyEncryptionKeyFile(keyEncryptionKeyFile) }
         if let passphraseFile { return try Self.passphraseFile(passphraseFile) }
         if let environment {
             if let value = environment[environmentVariable] { return try passphrase(value) }
         } else if let value = getenv(environmentVariable) {
+            // Straight from the C string into wiped storage: no intermediate array whose copy-on-write twin could
+            // outlive the wipe.
             let length = strlen(value)
-            let bytes = Array(
-                UnsafeBufferPointer(start: UnsafeRawPointer(value).assumingMemoryBound(to: UInt8.self), count: length))
-            var copy = bytes
-            defer { wipe(&copy) }
-            return try passphrase(bytes: copy)
+            guard length > 0 else { throw KeyringError(.invalidArgument, "the passphrase is empty") }
+            let secret = SecureBytes(copying: UnsafeRawBufferPointer(start: value, count: length))
+            return KeyringCredential(kind: .passphrase, secret: secret)
         }
-        if let prompt, isatty(STDIN_FILENO) == 1 { return try Self.prompt(prompt, confirm: confirm) }
+        if let prompt, let credential = try prompt() { return credential }
         throw KeyringError(
             .invalidArgument,
             "no passphrase: set \(environmentVariable), pass --passphrase-file or --kek-file, or run on a terminal")
     }
 
-    private static func readHidden(fd: Int32, message: String) throws(KeyringError) -> [UInt8] {
-        var saved = termios()
-        let isTerminal = tcgetattr(fd, &saved) == 0
-        if isTerminal {
-            var silent = saved
-            silent.c_lflag &= ~tcflag_t(ECHO)
-            silent.c_lflag |= tcflag_t(ECHONL)
-            _ = tcsetattr(fd, TCSAFLUSH, &silent)
-        }
-        defer {
-            if isTerminal { _ = tcsetattr(fd, TCSAFLUSH, &saved) }
-        }
-        _ = message.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress!, $0.count - 1) }
-        var line: [UInt8] = []
-        var byte: UInt8 = 0
-        while true {
-            let count = read(fd, &byte, 1)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 || byte == UInt8(ascii: "\n") { break }
-            if byte != UInt8(ascii: "\r") { line.append(byte) }
-            guard line.count <= 4096 else {
-                wipe(&line)
-                throw KeyringError(.invalidArgument, "the passphrase is longer than 4096 bytes")
-            }
-        }
-        byte = 0
-        return line
-    }
-
-    static func wipe(_ bytes: inout [UInt8]) {
+    /// Zeroes an array's storage in place. The array must be uniquely referenced (a copy-on-write twin would be
+    /// copied and wiped instead of the original), so every caller wipes the one array it created.
+    package static func wipe(_ bytes: inout [UInt8]) {
         bytes.withUnsafeMutableBytes { buffer in
             if let base = buffer.baseAddress { sodium_memzero(base, buffer.count) }
         }

@@ -18,14 +18,14 @@ public enum KeyringTime {
         format(seconds: seconds(date))
     }
 
-    static func seconds(_ date: Date) -> Int64 {
+    package static func seconds(_ date: Date) -> Int64 {
         let value = date.timeIntervalSince1970.rounded(.down)
         return Int64(exactly: value) ?? (value < 0 ? 0 : maxSeconds)
     }
 
     static let maxSeconds: Int64 = 253_402_300_799  // 9999-12-31T23:59:59Z
 
-    static func parseSeconds(_ text: String) throws(KeyringError) -> Int64 {
+    package static func parseSeconds(_ text: String) throws(KeyringError) -> Int64 {
         let bytes = Array(text.utf8)
         let bad = KeyringError(
             .invalidArgument, "malformed date \(TopicFilter.quoted(text)); expected YYYY-MM-DDTHH:MM:SSZ (UTC)")
@@ -57,7 +57,7 @@ public enum KeyringTime {
         return daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
     }
 
-    static func format(seconds: Int64) -> String {
+    package static func format(seconds: Int64) -> String {
         let clamped = min(max(seconds, 0), maxSeconds)
         let days = clamped / 86_400
         let rest = clamped % 86_400

@@ -1,3 +1,5 @@
+public import Seal
+
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
@@ -23,8 +25,22 @@ public struct KeyringKey: Sendable {
     /// The key material with its per-key crypto state, for building a ``Sealer``; nil once destroyed.
     public internal(set) var sealKey: SealKey?
 
-    let createdSeconds: Int64
-    let notAfterSeconds: Int64?
+    package let createdSeconds: Int64
+    package let notAfterSeconds: Int64?
+
+    /// A key read from a file or carried by a fleet key slot.
+    package init(
+        kid: UInt32, suite: Suite, state: KeyState, scope: TopicScope, sealKey: SealKey?, createdSeconds: Int64,
+        notAfterSeconds: Int64?
+    ) {
+        self.kid = kid
+        self.suite = suite
+        self.state = state
+        self.scope = scope
+        self.sealKey = sealKey
+        self.createdSeconds = createdSeconds
+        self.notAfterSeconds = notAfterSeconds
+    }
 
     /// Whether the key has passed its `notAfter` at `date`.
     public func isExpired(at date: Date) -> Bool {
@@ -88,7 +104,7 @@ public struct KeyringIdentity: Sendable {
     /// The 32-byte Ed25519 public key.
     public var publicKey: [UInt8] { signingKey.verifyingKey.rawRepresentation }
 
-    let createdSeconds: Int64
+    package let createdSeconds: Int64
 
     /// The longest name, in UTF-8 bytes.
     public static let maximumNameLength = 64
@@ -134,6 +150,8 @@ public struct Keyring: Sendable {
     public internal(set) var identities: [KeyringIdentity]
     /// Bumped by every write; lets a reloader tell versions apart.
     public internal(set) var generation: UInt64
+    /// The fleet section of a device keyring (`mqtt-seal device init`); nil for every other keyring.
+    public internal(set) var device: KeyringDevice?
 
     /// An empty keyring.
     public init() {
@@ -141,6 +159,7 @@ public struct Keyring: Sendable {
         signers = []
         identities = []
         generation = 0
+        device = nil
     }
 
     /// The key with this kid, if any (tombstones included).
@@ -418,6 +437,7 @@ public struct Keyring: Sendable {
                 throw KeyringError(.corrupt, "identity \(KeyringID.format(identity.sid)): key id does not match")
             }
         }
+        if let device { try validate(device) }
     }
 
     // MARK: Helpers

@@ -2,6 +2,7 @@ import Synchronization
 import Testing
 
 @testable import Seal
+@testable import SealKeyring
 
 #if canImport(Glibc)
 import Glibc
@@ -298,13 +299,13 @@ import Darwin
         KeyringTestIO.replace(passphrasePath, with: Array("correct horse battery staple\n".utf8))
         let file = KeyringFile(path: path)
         try file.create(credential: credential, kdf: KeyringFixtures.kdf)
-        let fromFile = try KeyringCredential.resolve(passphraseFile: passphrasePath, prompt: nil)
+        let fromFile = try KeyringCredential.resolve(passphraseFile: passphrasePath)
         #expect(throws: Never.self) { try file.load(credential: fromFile) }
         let fromEnvironment = try KeyringCredential.resolve(
-            environment: [KeyringCredential.environmentVariable: "correct horse battery staple"], prompt: nil)
+            environment: [KeyringCredential.environmentVariable: "correct horse battery staple"])
         #expect(throws: Never.self) { try file.load(credential: fromEnvironment) }
         #expect {
-            try KeyringCredential.resolve(environment: [:], prompt: nil)
+            try KeyringCredential.resolve(environment: [:])
         } throws: { error in
             let error = error as! KeyringError
             return error.code == .invalidArgument && error.message.contains(KeyringCredential.environmentVariable)
