@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .library(name: "Seal", targets: ["Seal"]),
         .library(name: "SealKeyring", targets: ["SealKeyring"]),
+        .library(name: "SealFleet", targets: ["SealFleet"]),
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "SealedMQTT", targets: ["SealedMQTT"]),
         .library(name: "SealBench", targets: ["SealBench"]),
@@ -30,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // HPKE (RFC 9180) for fleet key slots.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -57,6 +60,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SealFleet",
+            dependencies: ["Seal", "SealKeyring", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "MQTT",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -71,7 +79,7 @@ let package = Package(
         .target(
             name: "SealedMQTT",
             dependencies: [
-                "Seal", "SealKeyring", "MQTT",
+                "Seal", "SealKeyring", "SealFleet", "MQTT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "mqtt-seal",
             dependencies: [
-                "Seal", "SealKeyring", "MQTT", "SealedMQTT", "SealBench", "LocalBroker",
+                "Seal", "SealKeyring", "SealFleet", "MQTT", "SealedMQTT", "SealBench", "LocalBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -118,6 +126,11 @@ let package = Package(
         .testTarget(
             name: "SealKeyringTests",
             dependencies: ["SealKeyring", "Seal", "CSodium"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SealFleetTests",
+            dependencies: ["SealFleet", "SealKeyring", "Seal"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -156,7 +169,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MQTTSealCLITests",
-            dependencies: ["mqtt-seal", "LocalBroker", "Seal", "SealKeyring"],
+            dependencies: ["mqtt-seal", "LocalBroker", "Seal", "SealKeyring", "SealFleet"],
             swiftSettings: strict
         ),
 

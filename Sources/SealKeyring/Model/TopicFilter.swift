@@ -132,6 +132,62 @@ public struct TopicFilter: Sendable, Hashable, Comparable, CustomStringConvertib
     ///
     /// Levels are compared from the left: a literal level beats `+`, `+` beats the end of the filter, and the end
     /// of the filter beats `#`. Two different filters that both match one topic never rank equal.
+    /// Whether every topic this filter matches, `other` matches too: `plant/#` covers `plant/7/+`; `plant/+`
+    /// does not cover `plant/#`. Used for least privilege (a device gets a key only if its grants cover the key's
+    /// scope).
+    public func isCovered(by other: TopicFilter) -> Bool {
+        let mine = levels
+        let theirs = other.levels
+        // A filter starting with a wildcard never matches a `$` topic; this one may.
+        if case .literal(let first) = mine[0], first.first == UInt8(ascii: "$") {
+            switch theirs[0] {
+            case .plus, .hash: return false
+            case .literal: break
+            }
+        }
+        for index in theirs.indices {
+            switch theirs[index] {
+            case .hash:
+                return mine.count >= index
+            case .plus:
+                guard index < mine.count else { return false }
+                if case .hash = mine[index] { return false }
+            case .literal(let bytes):
+                guard index < mine.count, case .literal(let own) = mine[index], own == bytes else { return false }
+            }
+        }
+        return mine.count == theirs.count
+    }
+
+    /// Whether some topic matches both filters: `plant/7/#` and `plant/+/temp` overlap; `plant/7/#` and
+    /// `plant/8/#` do not.
+    public func overlaps(_ other: TopicFilter) -> Bool {
+        let a = levels
+        let b = other.levels
+        let dollarA: Bool = if case .literal(let first) = a[0] { first.first == UInt8(ascii: "$") } else { false }
+        let dollarB: Bool = if case .literal(let first) = b[0] { first.first == UInt8(ascii: "$") } else { false }
+        if dollarA != dollarB {
+            // Only a literal `$` level on both sides can meet a `$` topic.
+            let wildA: Bool = if case .literal = a[0] { false } else { true }
+            let wildB: Bool = if case .literal = b[0] { false } else { true }
+            if wildA || wildB { return false }
+        }
+        var index = 0
+        while index < a.count && index < b.count {
+            switch (a[index], b[index]) {
+            case (.hash, _), (_, .hash): return true
+            case (.plus, _), (_, .plus): break
+            case (.literal(let x), .literal(let y)): if x != y { return false }
+            }
+            index += 1
+        }
+        if a.count == b.count { return true }
+        // "a/#" also matches "a".
+        let longer = a.count > b.count ? a : b
+        if case .hash = longer[index] { return true }
+        return false
+    }
+
     static func specificityRanks(_ levels: [Level]) -> [UInt8] {
         var ranks: [UInt8] = []
         ranks.reserveCapacity(levels.count + 1)

@@ -1,0 +1,81 @@
+public import SealKeyring
+
+/// One enrolled device, as the authority records it.
+public struct FleetMember: Sendable, Hashable {
+    /// Whether the device still receives slots.
+    public enum State: String, Sendable, Hashable {
+        /// Enrolled and receiving slots.
+        case active
+        /// Revoked: no slots, its signer in no roster, its slot cleared.
+        case revoked
+    }
+
+    /// The device id.
+    public let device: String
+    /// The signer id of the device's Ed25519 key.
+    public let sid: UInt32
+    /// The device's Ed25519 public key.
+    public let signingKey: [UInt8]
+    /// The device's X25519 public key (HPKE recipient).
+    public let recipientKey: [UInt8]
+    /// Read grants: the device receives the keys of every group these cover.
+    public internal(set) var read: [TopicFilter]
+    /// Write grants: readers trust the device's signatures on these (and it receives their keys).
+    public internal(set) var write: [TopicFilter]
+    /// Active or revoked.
+    public internal(set) var state: State
+    /// The sequence of the last slot published to the device (0: none yet).
+    public internal(set) var published: UInt64
+    /// The highest sequence the device acknowledged.
+    public internal(set) var acked: UInt64
+    /// When the authority last heard from the device (UTC seconds), if ever.
+    public internal(set) var lastSeen: Int64?
+    /// Digest of the last published snapshot's content, to publish again only what changed.
+    var digest: [UInt8]
+    /// Whether the revoked device's retained slot has been cleared.
+    var cleared: Bool
+
+    /// Every filter the device is entitled to keys for: read and write grants.
+    public var entitled: [TopicFilter] { Array(Set(read + write)).sorted() }
+
+    /// Whether the device acknowledged its latest slot.
+    public var isCurrent: Bool { published > 0 && acked >= published }
+}
+
+/// The authority's record of the fleet (Specs/fleet.md §7): devices, their grants and slot state, the retirement
+/// times of old keys, and the sequence counter. Stored beside the authority keyring, signed with the authority key.
+public struct FleetRegistry: Sendable {
+    /// The topic prefix the fleet uses.
+    public internal(set) var topics: FleetTopics
+    /// The enrolled devices, in enrolment order.
+    public internal(set) var members: [FleetMember]
+    /// The last sequence handed out (slots of every device share one counter, so sequences never repeat).
+    public internal(set) var sequence: UInt64
+    /// Keys retired to decrypt-only, with the end of their grace period (UTC seconds).
+    public internal(set) var retired: [UInt32: Int64]
+
+    /// An empty registry.
+    public init(topics: FleetTopics) {
+        self.topics = topics
+        self.members = []
+        self.sequence = 0
+        self.retired = [:]
+    }
+
+    /// The member with this id.
+    public func member(_ device: String) -> FleetMember? {
+        members.first { Array($0.device.utf8) == Array(device.utf8) }
+    }
+
+    func index(_ device: String) throws(FleetError) -> Int {
+        guard let index = members.firstIndex(where: { Array($0.device.utf8) == Array(device.utf8) }) else {
+            throw FleetError(.unknownDevice, "no device \(TopicFilter.quoted(device)) is enrolled")
+        }
+        return index
+    }
+
+    mutating func nextSequence() -> UInt64 {
+        sequence += 1
+        return sequence
+    }
+}
