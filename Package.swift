@@ -105,6 +105,7 @@ let package = Package(
                 "Seal", "SealKeyring", "SealFleet", "MQTT", "SealedMQTT", "SealBench", "LocalBroker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -155,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "SealedMQTTTests",
             dependencies: [
-                "SealedMQTT", "Seal", "SealKeyring", "MQTT", "LocalBroker",
+                "SealedMQTT", "Seal", "SealKeyring", "SealFleet", "MQTT", "LocalBroker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,7 +3,7 @@ public import SealKeyring
 /// The MQTT topics of a fleet, under one configurable prefix (default `seal/v1`): Specs/fleet.md §3.
 ///
 /// - `<prefix>/slot/<device>`: the device's key slot, retained, QoS 1, written by the authority.
-/// - `<prefix>/ack/<device>`: the device's signed ack after applying a slot, QoS 1.
+/// - `<prefix>/ack/<device>`: the device's signed ack after applying a slot, retained, QoS 1.
 /// - `<prefix>/request/<device>`: the device's signed request for its slot (no slot found, or behind), QoS 1.
 public struct FleetTopics: Sendable, Hashable {
     /// The prefix, without a trailing `/`.

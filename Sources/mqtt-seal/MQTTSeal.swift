@@ -15,7 +15,7 @@ struct MQTTSeal: AsyncParsableCommand {
         abstract: "End-to-end payload protection for MQTT.",
         subcommands: [
             KeysCommand.self, SealCommand.self, OpenCommand.self, PubCommand.self, SubCommand.self, DemoCommand.self,
-            BenchCommand.self, BenchMQTTCommand.self,
+            BenchCommand.self, BenchMQTTCommand.self, FleetCommand.self, DeviceCommand.self,
         ]
     )
 

@@ -199,13 +199,17 @@ public struct FleetAuthority: Sendable {
             signers: signers, read: member.read, write: member.write)
     }
 
-    /// Builds the slots whose content changed since they were last published (every slot when `all`), bumps their
-    /// sequences, and the clears of revoked devices' slots not yet cleared.
-    public mutating func publications(all: Bool = false, now: Date = Date()) throws(FleetError) -> [Publication] {
+    /// Builds the slots whose content changed since they were last published (every slot when `all`; one device's
+    /// when `only` is given), bumps their sequences, and the clears of revoked devices' slots not yet cleared.
+    public mutating func publications(
+        all: Bool = false, only device: String? = nil, now: Date = Date()
+    ) throws(FleetError) -> [Publication] {
         var out: [Publication] = []
         let signingKey = identity.signingKey
+        let wanted = device.map { Array($0.utf8) }
         for index in registry.members.indices {
             let member = registry.members[index]
+            if let wanted, Array(member.device.utf8) != wanted { continue }
             if member.state == .revoked {
                 if !member.cleared {
                     out.append(
@@ -329,5 +333,46 @@ public struct FleetAuthority: Sendable {
         } catch {
             throw FleetError(keyring: error)
         }
+    }
+}
+
+extension FleetAuthority {
+    /// Marks devices' slots as not delivered, so the next ``publications(all:now:)`` builds them again (after a
+    /// publish that failed part way: their sequences were saved, their content may not have arrived).
+    public mutating func markUndelivered(_ devices: [String]) {
+        let wanted = Set(devices.map { Array($0.utf8) })
+        for index in registry.members.indices where wanted.contains(Array(registry.members[index].device.utf8)) {
+            registry.members[index].digest = []
+            if registry.members[index].state == .revoked { registry.members[index].cleared = false }
+        }
+    }
+
+    /// The devices that have not acknowledged their latest slot.
+    public var devicesBehind: [FleetMember] {
+        registry.members.filter { $0.state == .active && !$0.isCurrent }
+    }
+
+    /// Coverage of the active devices' latest slots: how many acknowledged them.
+    public var currentCoverage: (current: Int, total: Int) {
+        let active = registry.members.filter { $0.state == .active }
+        return (active.filter(\.isCurrent).count, active.count)
+    }
+
+    /// Per key: the active devices entitled to it and how many of them acknowledged a slot that holds it (their
+    /// latest slot, when they are current).
+    public func keyCoverage() -> [(key: KeyringKey, current: Int, entitled: Int)] {
+        keyring.keys.filter { $0.state.opens }.map { key in
+            let entitled = registry.members.filter { member in
+                member.state == .active
+                    && key.scope.filters.allSatisfy { filter in member.entitled.contains { filter.isCovered(by: $0) } }
+            }
+            return (key, entitled.filter(\.isCurrent).count, entitled.count)
+        }
+    }
+
+    /// The slot of one device, built again with a new sequence (to answer a request).
+    public mutating func republish(_ device: String, now: Date = Date()) throws(FleetError) -> Publication? {
+        markUndelivered([device])
+        return try publications(only: device, now: now).first
     }
 }

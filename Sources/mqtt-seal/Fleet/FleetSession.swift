@@ -1,0 +1,127 @@
+import Foundation
+import MQTT
+import SealFleet
+import SealKeyring
+import SealedMQTT
+
+/// One fleet command's hold on the authority: the lock, the loaded keyring and registry, and (when it publishes)
+/// the broker connection with the ack subscription already in place.
+struct FleetSession {
+    let store: FleetStore
+    var authority: FleetAuthority
+    let lock: FleetLock
+    private(set) var link: FleetAuthorityLink?
+    private(set) var reports: MQTTMessageStream?
+    private(set) var bytesPublished = 0
+    private(set) var slotsPublished = 0
+
+    /// Locks and loads the fleet; connects when `broker` is given.
+    static func open(_ keyring: KeyringOptions, broker: BrokerOptions?) async throws(CLIFailure) -> FleetSession {
+        let store = FleetStore(path: keyring.keyring, credential: try keyring.credential())
+        let lock: FleetLock
+        var authority: FleetAuthority
+        do throws(FleetError) {
+            lock = try store.lock()
+            authority = try store.load()
+            try authority.expireRetired()
+        } catch {
+            throw CLIFailure(fleetError: error)
+        }
+        var session = FleetSession(store: store, authority: authority, lock: lock)
+        if let broker {
+            let resolved = try broker.resolve(role: "fleet")
+            let client = try await broker.connect(resolved, role: "fleet")
+            let link = FleetAuthorityLink(client: client, topics: authority.registry.topics)
+            do {
+                session.reports = try await link.reports()
+            } catch {
+                await client.disconnect()
+                throw BrokerOptions.connectFailure(error, endpoint: resolved.endpoint)
+            }
+            session.link = link
+        }
+        return session
+    }
+
+    private init(store: FleetStore, authority: FleetAuthority, lock: FleetLock) {
+        self.store = store
+        self.authority = authority
+        self.lock = lock
+    }
+
+    /// Saves the keyring and the registry.
+    func save() throws(CLIFailure) {
+        do {
+            try store.save(authority)
+        } catch {
+            throw CLIFailure(fleetError: error)
+        }
+    }
+
+    /// Builds the changed slots, saves (sequences are durable before anything leaves), publishes them when
+    /// connected. A failed publish marks the batch undelivered, so the next command sends it again.
+    mutating func publishChanges(all: Bool = false) async throws(CLIFailure) {
+        guard let link else {
+            try save()
+            return
+        }
+        let publications: [FleetAuthority.Publication]
+        do {
+            publications = try authority.publications(all: all)
+        } catch {
+            throw CLIFailure(fleetError: error)
+        }
+        try save()
+        do {
+            bytesPublished += try await link.publish(publications)
+            slotsPublished += publications.count
+        } catch {
+            authority.markUndelivered(publications.map(\.device))
+            try save()
+            throw CLIFailure(.ioError, "publishing key slots failed: \(BrokerOptions.detail(error))")
+        }
+    }
+
+    /// Waits until `coverage` (percent of active devices current) is reached or `deadline` passes, answering
+    /// requests with the device's slot. Returns the coverage reached.
+    mutating func waitForAcks(coverage: Double, deadline: Duration) async throws(CLIFailure) -> (Int, Int) {
+        guard let link, let reports else { return authority.currentCoverage }
+        let end = ContinuousClock.now.advanced(by: deadline)
+        let reached = { (authority: FleetAuthority) -> Bool in
+            let (current, total) = authority.currentCoverage
+            return total == 0 || Double(current) * 100 >= coverage * Double(total)
+        }
+        while ContinuousClock.now < end {
+            let requests: [String]
+            do {
+                requests = try await FleetAuthorityLink.collect(
+                    reports, into: &authority, until: end, done: reached)
+            } catch {
+                throw CLIFailure(.ioError, "reading acks failed: \(BrokerOptions.detail(error))")
+            }
+            if requests.isEmpty { break }
+            for device in Set(requests) {
+                guard let member = authority.registry.member(device), member.state == .active, !member.isCurrent
+                else { continue }
+                do {
+                    if let publication = try authority.republish(device) {
+                        try save()
+                        bytesPublished += try await link.publish([publication])
+                        slotsPublished += 1
+                    }
+                } catch {
+                    throw CLIFailure(.ioError, "answering a slot request failed: \(BrokerOptions.detail(error))")
+                }
+            }
+            if reached(authority) { break }
+        }
+        try save()
+        return authority.currentCoverage
+    }
+
+    /// Disconnects and releases the lock.
+    func close() async {
+        if let link { await link.client.disconnect() }
+        lock.release()
+    }
+}
