@@ -87,8 +87,10 @@ struct PubCommand: AsyncParsableCommand {
                         throw CLIFailure(.usage, "pub: \(error.message)")
                     }
                 }
-                // Refuse a topic the keyring cannot seal for before touching the broker.
-                if let topic, (try? MQTTTopic.validateName(topic)) != nil {
+                // Refuse a topic the keyring cannot seal for before touching the broker (a fleet device may receive
+                // its keys only once connected).
+                let follower = try sealing.follower(location, debug: broker.debug)
+                if follower == nil, let topic, (try? MQTTTopic.validateName(topic)) != nil {
                     do throws(KeyringError) {
                         _ = try keys.sealer(for: topic, signing: signAs == nil ? .whenAvailable : .always)
                     } catch {
@@ -96,7 +98,11 @@ struct PubCommand: AsyncParsableCommand {
                     }
                 }
                 let retain = retain
-                try await publish { client in
+                try await publish(
+                    around: { client, body in
+                        try await follower.during(client: client, reload: { _ = watcher.checkNow() }, body)
+                    }
+                ) { client in
                     SealingStep(
                         sealed: SealedMQTTClient(client: client, keys: keys, configuration: configuration),
                         retain: retain)
@@ -107,7 +113,9 @@ struct PubCommand: AsyncParsableCommand {
 
     /// Checks the flags, reads the input, connects and publishes through the step `makeStep` returns for the
     /// connected client.
-    func publish<Step: PayloadStep>(makeStep: (MQTTClient) -> Step) async throws {
+    func publish<Step: PayloadStep>(
+        around: ((MQTTClient, () async throws -> Void) async throws -> Void)? = nil, makeStep: (MQTTClient) -> Step
+    ) async throws {
         let chosen = [
             ("-m", message != nil), ("-f", file != nil), ("-l", stdinLine), ("-s", stdinFile), ("-n", nullMessage),
         ].filter(\.1).map(\.0)
@@ -149,38 +157,41 @@ struct PubCommand: AsyncParsableCommand {
         let client = try await broker.connect(resolved, role: "pub")
         let step = makeStep(client)
         var sent = 0
+        let around = around ?? { _, body in try await body() }
         do {
-            switch source {
-            case .message(let bytes):
-                let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
-                try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
-                sent = 1
-            case .lines where qos == .atMostOnce:
-                try await StandardStreams.forEachLine(limit: limit) { bytes in
+            try await around(client) {
+                switch source {
+                case .message(let bytes):
                     let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
                     try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
-                    sent += 1
-                }
-            case .lines:
-                // QoS 1/2: pipelined, in line order (see SerialTaskExecutor), at most `window` unacknowledged.
-                let executor = SerialTaskExecutor()
-                let window = 256
-                let retain = retain
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    var running = 0
+                    sent = 1
+                case .lines where qos == .atMostOnce:
                     try await StandardStreams.forEachLine(limit: limit) { bytes in
-                        if running >= window {
-                            try await group.next()
-                            running -= 1
-                        }
                         let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
-                        group.addTask(executorPreference: executor) {
-                            _ = try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
-                        }
-                        running += 1
+                        try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
                         sent += 1
                     }
-                    try await group.waitForAll()
+                case .lines:
+                    // QoS 1/2: pipelined, in line order (see SerialTaskExecutor), at most `window` unacknowledged.
+                    let executor = SerialTaskExecutor()
+                    let window = 256
+                    let retain = retain
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        var running = 0
+                        try await StandardStreams.forEachLine(limit: limit) { bytes in
+                            if running >= window {
+                                try await group.next()
+                                running -= 1
+                            }
+                            let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
+                            group.addTask(executorPreference: executor) {
+                                _ = try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                            }
+                            running += 1
+                            sent += 1
+                        }
+                        try await group.waitForAll()
+                    }
                 }
             }
         } catch {

@@ -3,6 +3,7 @@ import Foundation
 import MQTT
 import NIOCore
 import Seal
+import SealFleet
 import SealKeyring
 import SealedMQTT
 
@@ -25,6 +26,27 @@ struct SealingOptions: ParsableArguments {
     @Flag(help: "Send or accept payloads in clear, without an envelope (no keyring).")
     var plain = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "The keyring is a fleet device keyring (device init): follow its key slot while running.",
+            discussion: "Slots are applied atomically and the keys reloaded at once; acks are sent as they apply."))
+    var device = false
+
+    @Option(help: ArgumentHelp("The fleet's topic prefix (with --device).", valueName: "prefix"))
+    var fleetPrefix: String = "seal/v1"
+
+    /// The follower of `--device`, nil without it.
+    func follower(_ location: KeyringLocation, debug: Bool) throws(CLIFailure) -> DeviceFollower? {
+        guard device else { return nil }
+        do {
+            return DeviceFollower(
+                location: location, topics: try FleetTopics(prefix: fleetPrefix),
+                logger: BrokerOptions.logger(debug: debug))
+        } catch {
+            throw CLIFailure(fleetError: error)
+        }
+    }
+
     /// The default keyring path when `--keyring` is not given.
     static let defaultKeyring = "./mqtt-seal.keyring"
 
@@ -37,8 +59,9 @@ struct SealingOptions: ParsableArguments {
     /// Checks the combination and says which mode applies; a usage error (64) when neither is possible.
     func mode(role: String) throws(CLIFailure) -> Mode {
         if plain {
-            if keyring != nil || passphraseFile != nil || kekFile != nil {
-                throw CLIFailure(.usage, "\(role): --plain excludes --keyring, --passphrase-file and --kek-file")
+            if keyring != nil || passphraseFile != nil || kekFile != nil || device {
+                throw CLIFailure(
+                    .usage, "\(role): --plain excludes --keyring, --passphrase-file, --kek-file and --device")
             }
             return .plain
         }

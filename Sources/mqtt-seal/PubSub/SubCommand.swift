@@ -138,50 +138,53 @@ struct SubCommand: AsyncParsableCommand {
         let configuration = SealedMQTTConfiguration(policy: policy, logger: BrokerOptions.logger(debug: broker.debug))
         let client = try await broker.connect(checked.resolved, role: "sub")
         let sealed = SealedMQTTClient(client: client, keys: watcher, configuration: configuration)
-        let deadline = checked.seconds.map { ContinuousClock.now + .seconds($0) }
-        let endpoint = checked.resolved.endpoint
-        let version = checked.resolved.configuration.protocolVersion
-        // One SUBSCRIBE for every -t, like mosquitto_sub: a message matching several filters prints once.
-        let stream: SealedMessageStream
-        do throws(SealedMQTTError) {
-            stream = try await sealed.subscribe(to: topic, qos: checked.qos)
-        } catch {
-            await sealed.disconnect()
-            throw BrokerOptions.brokerFailure(
-                error.mqttError ?? error, doing: "sub: subscribe to \(topic.joined(separator: ", "))",
-                endpoint: endpoint, version: version)
-        }
-        let streams = [stream]
-        if broker.debug {
-            printError(
-                "mqtt-seal sub: subscribed to \(topic.joined(separator: ", ")) (sealed, keyring \(location.path))")
-        }
-        let rejections = await sealed.rejections()
-        let printer = SealedPrinter(
-            printer: Printer(verbose: verbose, newline: !noNewline), keys: watcher, limit: checked.limit)
-        let skipRetained = skipRetained
-        let debug = broker.debug
-        try await runReaders(checked, deadline: deadline, disconnect: { await sealed.disconnect() }) { group in
-            // The keyring poller and the rejection printer end only when the readers are done (cancellation):
-            // the end of the rejection stream (the client going away) is reported by the readers instead.
-            group.addTask {
-                await watcher.run()
-                try await Self.untilCancelled()
+        let follower = try sealing.follower(location, debug: broker.debug)
+        try await follower.during(client: client, reload: { _ = watcher.checkNow() }) {
+            let deadline = checked.seconds.map { ContinuousClock.now + .seconds($0) }
+            let endpoint = checked.resolved.endpoint
+            let version = checked.resolved.configuration.protocolVersion
+            // One SUBSCRIBE for every -t, like mosquitto_sub: a message matching several filters prints once.
+            let stream: SealedMessageStream
+            do throws(SealedMQTTError) {
+                stream = try await sealed.subscribe(to: topic, qos: checked.qos)
+            } catch {
+                await sealed.disconnect()
+                throw BrokerOptions.brokerFailure(
+                    error.mqttError ?? error, doing: "sub: subscribe to \(topic.joined(separator: ", "))",
+                    endpoint: endpoint, version: version)
             }
-            group.addTask {
-                for await rejection in rejections {
-                    if rejection.reason.isDuplicate && !debug { continue }
-                    printError("mqtt-seal sub: rejected \(rejection.topic): \(rejection.reason)")
-                }
-                try await Self.untilCancelled()
+            let streams = [stream]
+            if broker.debug {
+                printError(
+                    "mqtt-seal sub: subscribed to \(topic.joined(separator: ", ")) (sealed, keyring \(location.path))")
             }
-            for stream in streams {
+            let rejections = await sealed.rejections()
+            let printer = SealedPrinter(
+                printer: Printer(verbose: verbose, newline: !noNewline), keys: watcher, limit: checked.limit)
+            let skipRetained = skipRetained
+            let debug = broker.debug
+            try await runReaders(checked, deadline: deadline, disconnect: { await sealed.disconnect() }) { group in
+                // The keyring poller and the rejection printer end only when the readers are done (cancellation):
+                // the end of the rejection stream (the client going away) is reported by the readers instead.
                 group.addTask {
-                    for try await message in stream {
-                        if skipRetained && message.retain { continue }
-                        if try printer.print(message) { return }
+                    await watcher.run()
+                    try await Self.untilCancelled()
+                }
+                group.addTask {
+                    for await rejection in rejections {
+                        if rejection.reason.isDuplicate && !debug { continue }
+                        printError("mqtt-seal sub: rejected \(rejection.topic): \(rejection.reason)")
                     }
-                    throw CLIFailure(.ioError, "sub: connection to \(endpoint) ended")
+                    try await Self.untilCancelled()
+                }
+                for stream in streams {
+                    group.addTask {
+                        for try await message in stream {
+                            if skipRetained && message.retain { continue }
+                            if try printer.print(message) { return }
+                        }
+                        throw CLIFailure(.ioError, "sub: connection to \(endpoint) ended")
+                    }
                 }
             }
         }
