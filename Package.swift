@@ -118,6 +118,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Generates Specs/vectors/fleet-slot-v1.json (see Specs/fleet.md).
+        .executableTarget(
+            name: "fleet-vectors",
+            dependencies: ["Seal", "SealKeyring", "SealFleet", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+
         // MARK: Tests (one target per module; broker tests start a real mosquitto)
         .testTarget(
             name: "SealTests",
@@ -131,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealFleetTests",
-            dependencies: ["SealFleet", "SealKeyring", "Seal"],
+            dependencies: ["SealFleet", "SealKeyring", "Seal", "fleet-vectors"],
             swiftSettings: strict
         ),
         .testTarget(

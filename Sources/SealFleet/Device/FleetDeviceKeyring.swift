@@ -97,14 +97,9 @@ public struct FleetDeviceKeyring: Sendable {
     ///   keyring is unchanged whenever it throws.
     public func apply(_ slot: [UInt8]) throws(FleetError) -> Outcome {
         let current = try load()
-        let (header, plaintext) = try KeySlot.open(slot, device: current.device!)
-        if header.sequence == current.device!.sequence { return .alreadyApplied(sequence: header.sequence) }
-        var text = plaintext
-        defer { KeyringCredential.wipe(&text) }
-        let snapshot = try DeviceSnapshot.decode(text)
-        guard Array(snapshot.device.utf8) == Array(header.device.utf8), snapshot.sequence == header.sequence else {
-            throw FleetError(slot: .malformed, "slot content names another device or sequence than its header")
-        }
+        let verified = try KeySlot.verify(slot, device: current.device!)
+        if verified.isRedelivery { return .alreadyApplied(sequence: verified.header.sequence) }
+        let snapshot = verified.snapshot
         do {
             try file.update(credential: credential) { (keyring: inout Keyring) throws(KeyringError) in
                 try keyring.applyFleetSnapshot(

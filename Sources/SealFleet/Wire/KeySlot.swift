@@ -142,6 +142,31 @@ public enum KeySlot {
         return (header, Array(plaintext))
     }
 
+    /// A slot that passed every check of Specs/fleet.md §5.
+    public struct Verified: Sendable {
+        /// The header.
+        public let header: Header
+        /// The snapshot it carries.
+        public let snapshot: DeviceSnapshot
+        /// Whether its sequence equals the applied one (a redelivery: nothing to change).
+        public let isRedelivery: Bool
+    }
+
+    /// The whole reader side, pure: ``open(_:device:)``, then the snapshot parsed and checked against the header
+    /// (same device, same sequence). ``FleetDeviceKeyring/apply(_:)`` writes what this returns.
+    ///
+    /// - Throws: ``FleetError`` (`slotRejected`) with the ``FleetError/SlotRejection`` that failed.
+    public static func verify(_ bytes: [UInt8], device: KeyringDevice) throws(FleetError) -> Verified {
+        let (header, plaintext) = try open(bytes, device: device)
+        var text = plaintext
+        defer { KeyringCredential.wipe(&text) }
+        let snapshot = try DeviceSnapshot.decode(text)
+        guard Array(snapshot.device.utf8) == Array(header.device.utf8), snapshot.sequence == header.sequence else {
+            throw FleetError(slot: .malformed, "slot content names another device or sequence than its header")
+        }
+        return Verified(header: header, snapshot: snapshot, isRedelivery: header.sequence == device.sequence)
+    }
+
     // MARK: Parsing
 
     struct Parsed {
