@@ -124,7 +124,9 @@ struct DeviceSyncCommand: AsyncParsableCommand {
             case .cleared:
                 throw CLIFailure(.permission, "the authority cleared this device's key slot: it was revoked")
             case .timedOut:
-                throw CLIFailure(.timedOut, "no key slot arrived within \(seconds) s (a request was sent)")
+                throw CLIFailure(
+                    .timedOut,
+                    "no key slot arrived within \(seconds) s (a request was sent; a revoked device has no slot)")
             }
         }
     }
