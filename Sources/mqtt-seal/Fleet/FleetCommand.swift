@@ -12,7 +12,7 @@ struct FleetCommand: AsyncParsableCommand {
         subcommands: [
             FleetInitCommand.self, FleetEnrollCommand.self, FleetGrantCommand.self, FleetUngrantCommand.self,
             FleetListCommand.self, FleetRotateCommand.self, FleetRevokeCommand.self, FleetStatusCommand.self,
-            FleetServeCommand.self,
+            FleetServeCommand.self, FleetBenchCommand.self, FleetBenchDevicesCommand.self,
         ]
     )
 }
