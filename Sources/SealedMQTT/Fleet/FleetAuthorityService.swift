@@ -145,7 +145,9 @@ public final class FleetAuthorityService: Sendable, Service {
         var publications: [FleetAuthority.Publication] = []
         try authority.expireRetired()
         for device in answer {
-            guard let member = authority.registry.member(device), member.state == .active else { continue }
+            guard let member = authority.registry.member(device), member.state == .active, !member.isCurrent else {
+                continue
+            }
             if let publication = try authority.republish(device) { publications.append(publication) }
         }
         publications += try authority.publications()
