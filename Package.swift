@@ -49,6 +49,12 @@ let package = Package(
         ),
 
         // MARK: Libraries
+        // The one topic-filter implementation: MQTT routing, the keyring ACL, the sealed policy, fleet grants.
+        .target(
+            name: "TopicFilters",
+            dependencies: [],
+            swiftSettings: strict
+        ),
         .target(
             name: "Seal",
             dependencies: ["CSodium", "COpenSSL"],
@@ -56,7 +62,7 @@ let package = Package(
         ),
         .target(
             name: "SealKeyring",
-            dependencies: ["Seal", "CSodium"],
+            dependencies: ["Seal", "TopicFilters", "CSodium"],
             swiftSettings: strict
         ),
         .target(
@@ -67,6 +73,7 @@ let package = Package(
         .target(
             name: "MQTT",
             dependencies: [
+                "TopicFilters",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,4 +1,4 @@
-public import SealKeyring
+import SealKeyring
 
 /// The MQTT topics of a fleet, under one configurable prefix (default `seal/v1`): Specs/fleet.md §3.
 ///

@@ -54,8 +54,7 @@ import Testing
             let keys = try #require(file.devices[test.device])
             let device = KeyringDevice(
                 id: test.device, recipientPublicKey: Self.unhex(keys.x25519PublicKey),
-                recipientSecret: SecureBytes(
-                    copying: UnsafeRawBufferPointer(start: Self.unhex(keys.x25519PrivateKey), count: 32)),
+                recipientSecret: Self.unhex(keys.x25519PrivateKey).withUnsafeBytes { SecureBytes(copying: $0) },
                 authorities: [authority], sequence: test.appliedSequence, createdSeconds: 0)
             do {
                 let verified = try KeySlot.verify(Self.unhex(test.slot), device: device)

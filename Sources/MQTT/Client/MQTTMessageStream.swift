@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 public import NIOCore
+import TopicFilters
 
 /// An application message received from the broker.
 public struct MQTTMessage: Sendable, Hashable {
@@ -85,21 +86,22 @@ enum TopicMatcher: Sendable {
     case exact(String)
     /// `#`: everything except `$` topics.
     case all
-    /// Anything else.
-    case pattern(String)
+    /// Anything else, compiled once (no validation or splitting per message).
+    case pattern(TopicPattern)
+    /// An invalid filter: matches nothing.
+    case none
 
     init(filter: String) {
-        var body = Substring(filter)
-        if body.hasPrefix(MQTTTopic.sharedSubscriptionPrefix) {
-            body = body.dropFirst(MQTTTopic.sharedSubscriptionPrefix.count)
-            if let slash = body.firstIndex(of: "/") { body = body[body.index(after: slash)...] }
+        guard let pattern = MQTTTopic.pattern(ofFilter: filter) else {
+            self = .none
+            return
         }
-        if body == "#" {
+        if pattern.levels == [.hash] {
             self = .all
-        } else if !body.utf8.contains(UInt8(ascii: "+")) && !body.utf8.contains(UInt8(ascii: "#")) {
-            self = .exact(String(body))
+        } else if pattern.isExact {
+            self = .exact(String(decoding: pattern.bytes, as: UTF8.self))
         } else {
-            self = .pattern(filter)
+            self = .pattern(pattern)
         }
     }
 
@@ -107,7 +109,8 @@ enum TopicMatcher: Sendable {
         switch self {
         case .exact(let name): topic.utf8.elementsEqual(name.utf8)
         case .all: topic.utf8.first != UInt8(ascii: "$")
-        case .pattern(let filter): MQTTTopic.matches(name: topic, filter: filter)
+        case .pattern(let pattern): pattern.matches(topic)
+        case .none: false
         }
     }
 }

@@ -1,3 +1,5 @@
+import TopicFilters
+
 /// Validation and matching of MQTT topic names and topic filters (MQTT 5 §4.7, §4.8.2).
 ///
 /// Strings in Swift are always well-formed Unicode, so UTF-8 validity of application input is
@@ -66,27 +68,18 @@ public enum MQTTTopic {
     private static let sharedPrefixBytes = Array(sharedSubscriptionPrefix.utf8)
 
     private static func filterProblem(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> String? {
-        if bytes.isEmpty { return "topic filter is empty" }
-        var levelStart = bytes.startIndex
-        var index = bytes.startIndex
-        while index <= bytes.endIndex {
-            if index == bytes.endIndex || bytes[index] == UInt8(ascii: "/") {
-                let level = bytes[levelStart..<index]
-                let hasPlus = level.contains(UInt8(ascii: "+"))
-                let hasHash = level.contains(UInt8(ascii: "#"))
-                if (hasPlus || hasHash) && level.count != 1 {
-                    return "wildcard does not occupy a whole level"
-                }
-                if hasHash && index != bytes.endIndex {
-                    return "multi-level wildcard is not the last level"
-                }
-                levelStart = index + 1
-            } else if bytes[index] == 0 {
-                return "topic filter contains U+0000"
+        do {
+            _ = try TopicPattern(utf8: bytes)
+            return nil
+        } catch {
+            switch error {
+            case .empty: return "topic filter is empty"
+            case .tooLong: return "topic filter is longer than 65535 bytes"
+            case .nul: return "topic filter contains U+0000"
+            case .wildcardNotWholeLevel: return "wildcard does not occupy a whole level"
+            case .hashNotLast: return "multi-level wildcard is not the last level"
             }
-            index += 1
         }
-        return nil
     }
 
     /// Whether a topic name matches a topic filter (MQTT 5 §4.7): `+` matches one level, `#` matches
@@ -94,31 +87,19 @@ public enum MQTTTopic {
     /// match a name starting with `$`. A shared subscription filter matches like the filter after its
     /// share name. Invalid filters match nothing.
     public static func matches(name: String, filter: String) -> Bool {
-        guard (try? self.validateFilter(filter)) != nil else { return false }
-        var filterLevels = filter.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        if filter.utf8.starts(with: Self.sharedPrefixBytes) {
-            filterLevels.removeFirst(2)
+        guard let pattern = pattern(ofFilter: filter) else { return false }
+        return pattern.matches(name)
+    }
+
+    /// The compiled filter that routing matches with: the filter after the share name of a shared subscription;
+    /// nil for an invalid filter.
+    static func pattern(ofFilter filter: String) -> TopicPattern? {
+        guard (try? validateFilter(filter)) != nil else { return nil }
+        var body = filter.utf8[...]
+        if body.starts(with: sharedPrefixBytes) {
+            body = body.dropFirst(sharedPrefixBytes.count)
+            if let slash = body.firstIndex(of: UInt8(ascii: "/")) { body = body[body.index(after: slash)...] }
         }
-        let nameLevels = name.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        if name.utf8.first == UInt8(ascii: "$"), let first = filterLevels.first,
-            first.elementsEqual("+".utf8) || first.elementsEqual("#".utf8)
-        {
-            return false
-        }
-        var nameIndex = 0
-        for (filterIndex, level) in filterLevels.enumerated() {
-            if level.elementsEqual("#".utf8) {
-                return true
-            }
-            guard nameIndex < nameLevels.count else { return false }
-            if !level.elementsEqual("+".utf8) && !level.elementsEqual(nameLevels[nameIndex]) {
-                return false
-            }
-            nameIndex += 1
-            if filterIndex == filterLevels.count - 1 {
-                return nameIndex == nameLevels.count
-            }
-        }
-        return nameIndex == nameLevels.count
+        return try? TopicPattern(utf8: body)
     }
 }

@@ -1,4 +1,4 @@
-public import Seal
+import Seal
 public import SealKeyring
 
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 import Crypto
-public import Seal
+import Seal
 public import SealKeyring
 
 #if canImport(FoundationEssentials)

@@ -1,5 +1,5 @@
 public import Seal
-public import SealKeyring
+import SealKeyring
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -202,7 +202,7 @@ extension KeyringCodec {
     package static func scope(_ topics: [String]) throws(KeyringError) -> TopicScope {
         guard !topics.isEmpty else { throw KeyringError(.invalidArgument, "topics list is empty") }
         let scope = try TopicScope(parsing: topics)
-        guard scope.filters.map(\.string) == topics else {
+        guard scope.filters.map({ Array($0.string.utf8) }) == topics.map({ Array($0.utf8) }) else {
             throw KeyringError(.invalidArgument, "topics are not sorted and unique")
         }
         return scope

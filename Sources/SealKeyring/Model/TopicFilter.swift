@@ -1,59 +1,44 @@
+public import TopicFilters
+
 /// A validated MQTT topic filter (`+` matches one level, `#` matches any number of trailing levels, including
 /// none), used to restrict where a key or a signer may be used.
 ///
 /// Matching follows MQTT 3.1.1 §4.7 / MQTT 5.0 §4.7: a filter that starts with a wildcard does not match a topic
-/// that starts with `$`. Filters are compared byte for byte (no Unicode normalisation).
+/// that starts with `$`. Filters are compared byte for byte (no Unicode normalisation), through the package's one
+/// topic-filter implementation, `TopicPattern`.
 public struct TopicFilter: Sendable, Hashable, Comparable, CustomStringConvertible {
-    enum Level: Sendable, Hashable {
-        case literal([UInt8])
-        case plus
-        case hash
-    }
-
     /// The filter text, exactly as given.
     public let string: String
-    let levels: [Level]
-    /// Precomputed ``specificityRanks(_:)`` of `levels`.
+    /// The compiled filter (shared with the MQTT client's routing).
+    public let pattern: TopicPattern
+    /// Precomputed specificity ranks of the pattern.
     let ranks: [UInt8]
 
     /// The longest filter or topic accepted, in UTF-8 bytes (the MQTT limit).
-    public static let maximumLength = 65_535
+    public static let maximumLength = TopicPattern.maximumLength
 
     /// Validates and creates a filter. Throws ``KeyringError/Code-swift.struct/invalidArgument`` when the filter
     /// is empty, longer than 65535 bytes, contains NUL, or uses `+` / `#` other than as a whole level (`#` only as
     /// the last level).
     public init(_ string: String) throws(KeyringError) {
-        let bytes = Array(string.utf8)
-        guard !bytes.isEmpty else { throw KeyringError(.invalidArgument, "topic filter is empty") }
-        guard bytes.count <= Self.maximumLength else {
-            throw KeyringError(.invalidArgument, "topic filter is longer than \(Self.maximumLength) bytes")
-        }
-        guard !bytes.contains(0) else {
-            throw KeyringError(.invalidArgument, "topic filter \(Self.quoted(string)) contains a NUL character")
-        }
-        let parts = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        var levels: [Level] = []
-        levels.reserveCapacity(parts.count)
-        for (index, part) in parts.enumerated() {
-            if part.elementsEqual([UInt8(ascii: "+")]) {
-                levels.append(.plus)
-            } else if part.elementsEqual([UInt8(ascii: "#")]) {
-                guard index == parts.count - 1 else {
-                    throw KeyringError(
-                        .invalidArgument, "topic filter \(Self.quoted(string)): '#' is allowed only as the last level")
-                }
-                levels.append(.hash)
-            } else if part.contains(UInt8(ascii: "+")) || part.contains(UInt8(ascii: "#")) {
-                throw KeyringError(
-                    .invalidArgument,
-                    "topic filter \(Self.quoted(string)): '+' and '#' must occupy a whole level")
-            } else {
-                levels.append(.literal(Array(part)))
+        do {
+            pattern = try TopicPattern(string)
+        } catch {
+            let reason: String
+            switch error {
+            case .empty: throw KeyringError(.invalidArgument, "topic filter is empty")
+            case .tooLong:
+                throw KeyringError(.invalidArgument, "topic filter is longer than \(Self.maximumLength) bytes")
+            case .nul: reason = "contains a NUL character"
+            case .hashNotLast: reason = "'#' is allowed only as the last level"
+            case .wildcardNotWholeLevel: reason = "'+' and '#' must occupy a whole level"
             }
+            throw KeyringError(
+                .invalidArgument,
+                "topic filter \(Self.quoted(string))" + (error == .nul ? " " : ": ") + reason)
         }
         self.string = string
-        self.levels = levels
-        self.ranks = Self.specificityRanks(levels)
+        self.ranks = pattern.specificityRanks
     }
 
     /// Validates a concrete topic name (no wildcards, not empty, no NUL, at most 65535 bytes).
@@ -76,134 +61,18 @@ public struct TopicFilter: Sendable, Hashable, Comparable, CustomStringConvertib
     }
 
     /// Whether the filter matches a concrete topic name. A topic that is not a valid topic name never matches.
-    public func matches(_ topic: String) -> Bool {
-        var topic = topic
-        return topic.withUTF8 { matches(utf8: $0) }
-    }
+    public func matches(_ topic: String) -> Bool { pattern.matches(topic) }
 
-    func matches(utf8 topic: UnsafeBufferPointer<UInt8>) -> Bool {
-        if topic.isEmpty { return false }
-        if topic[0] == UInt8(ascii: "$") {
-            switch levels[0] {
-            case .plus, .hash: return false
-            case .literal: break
-            }
-        }
-        var position = 0  // start of the current topic level
-        var exhausted = false  // true once the last topic level has been consumed
-        for level in levels {
-            if exhausted {
-                // "a/#" matches "a": '#' also matches the parent level.
-                if case .hash = level { return true }
-                return false
-            }
-            var end = position
-            while end < topic.count && topic[end] != UInt8(ascii: "/") {
-                let byte = topic[end]
-                if byte == 0 || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") { return false }
-                end += 1
-            }
-            switch level {
-            case .hash:
-                // Validate the rest of the topic is a proper name, then match.
-                var rest = end
-                while rest < topic.count {
-                    let byte = topic[rest]
-                    if byte == 0 || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") { return false }
-                    rest += 1
-                }
-                return true
-            case .plus:
-                break
-            case .literal(let bytes):
-                guard bytes.count == end - position else { return false }
-                for index in 0..<bytes.count where bytes[index] != topic[position + index] { return false }
-            }
-            if end == topic.count {
-                exhausted = true
-            } else {
-                position = end + 1
-            }
-        }
-        return exhausted
-    }
+    func matches(utf8 topic: UnsafeBufferPointer<UInt8>) -> Bool { pattern.matches(utf8: topic) }
 
-    /// The rank of this filter's match against a topic, used to pick the most specific primary.
-    ///
-    /// Levels are compared from the left: a literal level beats `+`, `+` beats the end of the filter, and the end
-    /// of the filter beats `#`. Two different filters that both match one topic never rank equal.
     /// Whether every topic this filter matches, `other` matches too: `plant/#` covers `plant/7/+`; `plant/+`
     /// does not cover `plant/#`. Used for least privilege (a device gets a key only if its grants cover the key's
     /// scope).
-    public func isCovered(by other: TopicFilter) -> Bool {
-        let mine = levels
-        let theirs = other.levels
-        // A filter starting with a wildcard never matches a `$` topic; this one may.
-        if case .literal(let first) = mine[0], first.first == UInt8(ascii: "$") {
-            switch theirs[0] {
-            case .plus, .hash: return false
-            case .literal: break
-            }
-        }
-        for index in theirs.indices {
-            switch theirs[index] {
-            case .hash:
-                return mine.count >= index
-            case .plus:
-                guard index < mine.count else { return false }
-                if case .hash = mine[index] { return false }
-            case .literal(let bytes):
-                guard index < mine.count, case .literal(let own) = mine[index], own == bytes else { return false }
-            }
-        }
-        return mine.count == theirs.count
-    }
+    public func isCovered(by other: TopicFilter) -> Bool { pattern.isCovered(by: other.pattern) }
 
     /// Whether some topic matches both filters: `plant/7/#` and `plant/+/temp` overlap; `plant/7/#` and
     /// `plant/8/#` do not.
-    public func overlaps(_ other: TopicFilter) -> Bool {
-        let a = levels
-        let b = other.levels
-        let dollarA: Bool = if case .literal(let first) = a[0] { first.first == UInt8(ascii: "$") } else { false }
-        let dollarB: Bool = if case .literal(let first) = b[0] { first.first == UInt8(ascii: "$") } else { false }
-        if dollarA != dollarB {
-            // Only a literal `$` level on both sides can meet a `$` topic.
-            let wildA: Bool = if case .literal = a[0] { false } else { true }
-            let wildB: Bool = if case .literal = b[0] { false } else { true }
-            if wildA || wildB { return false }
-        }
-        var index = 0
-        while index < a.count && index < b.count {
-            switch (a[index], b[index]) {
-            case (.hash, _), (_, .hash): return true
-            case (.plus, _), (_, .plus): break
-            case (.literal(let x), .literal(let y)): if x != y { return false }
-            }
-            index += 1
-        }
-        if a.count == b.count { return true }
-        // "a/#" also matches "a".
-        let longer = a.count > b.count ? a : b
-        if case .hash = longer[index] { return true }
-        return false
-    }
-
-    static func specificityRanks(_ levels: [Level]) -> [UInt8] {
-        var ranks: [UInt8] = []
-        ranks.reserveCapacity(levels.count + 1)
-        for level in levels {
-            switch level {
-            case .literal: ranks.append(3)
-            case .plus: ranks.append(2)
-            case .hash: ranks.append(0)
-            }
-        }
-        if case .hash = levels.last {
-        } else {
-            ranks.append(1)  // the end of the filter
-        }
-        return ranks
-    }
+    public func overlaps(_ other: TopicFilter) -> Bool { pattern.overlaps(other.pattern) }
 
     /// Whether this filter is more specific than `other` for a topic that both match.
     ///
@@ -223,11 +92,12 @@ public struct TopicFilter: Sendable, Hashable, Comparable, CustomStringConvertib
         lhs.string.utf8.lexicographicallyPrecedes(rhs.string.utf8)
     }
 
-    /// Equality of the filter text.
-    public static func == (lhs: TopicFilter, rhs: TopicFilter) -> Bool { lhs.string == rhs.string }
+    /// Equality of the filter's UTF-8 bytes: canonically equivalent spellings (NFC and NFD) are different filters,
+    /// as they are different topics to MQTT.
+    public static func == (lhs: TopicFilter, rhs: TopicFilter) -> Bool { lhs.pattern == rhs.pattern }
 
-    /// Hashes the filter text.
-    public func hash(into hasher: inout Hasher) { hasher.combine(string) }
+    /// Hashes the filter's UTF-8 bytes.
+    public func hash(into hasher: inout Hasher) { hasher.combine(pattern) }
 
     package static func quoted(_ text: String) -> String {
         let shown = text.count > 80 ? String(text.prefix(80)) + "..." : text

@@ -3,9 +3,9 @@ import NIOCore
 public import SealFleet
 
 #if canImport(FoundationEssentials)
-public import FoundationEssentials
+import FoundationEssentials
 #else
-public import Foundation
+import Foundation
 #endif
 
 /// The authority's MQTT side (Specs/fleet.md §3): publishes slots retained at QoS 1 and collects the devices'

@@ -152,7 +152,17 @@ public final class FleetAuthorityService: Sendable, Service {
         }
         publications += try authority.publications()
         try store.save(authority)
-        if !publications.isEmpty { _ = try await link.publish(publications) }
+        if !publications.isEmpty {
+            do {
+                _ = try await link.publish(publications)
+            } catch {
+                // The broker went away mid-round (the client reconnects): build these slots again next round.
+                authority.markUndelivered(publications.map(\.device))
+                try store.save(authority)
+                logger.warning("publishing fleet slots failed; retrying next round", metadata: ["error": "\(error)"])
+                return
+            }
+        }
         counters.withLock {
             $0.acks += acks
             $0.refused += refused

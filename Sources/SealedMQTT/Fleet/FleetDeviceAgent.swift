@@ -2,7 +2,7 @@ public import Logging
 public import MQTT
 import NIOCore
 public import SealFleet
-public import SealKeyring
+import SealKeyring
 public import ServiceLifecycle
 import Synchronization
 

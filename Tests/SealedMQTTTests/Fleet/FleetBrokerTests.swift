@@ -305,4 +305,79 @@ final class StopFlag: Sendable {
         await client.disconnect()
         await world.close()
     }
+
+    @Test func fleetServeAnswersARequestAndRecordsTheAck() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let world = try await FleetWorld(broker: broker)
+        let (d, request) = try world.makeDevice("newcomer")
+        try world.enroll(request, read: ["plant/1/#"])
+        // The slot was built and recorded but never reached the broker (a lost publish): serve sees nothing to
+        // change, the device finds no slot and asks.
+        try world.change { authority in
+            _ = try authority.publications()
+            try world.store.save(authority)
+        }
+        let serveClient = try await broker.rawClient("fleet-serve")
+        let service = FleetAuthorityService(
+            store: world.store, client: serveClient, topics: world.topics, flushInterval: .milliseconds(100))
+        let deviceClient = try await broker.rawClient("newcomer-connection")
+        let agent = try FleetDeviceAgent(
+            client: deviceClient, device: d, topics: world.topics, requestAfter: .milliseconds(200))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            try await withAgents([agent]) {
+                try await eventually(20, "slot applied after a request") { agent.statistics.applied == 1 }
+                try await eventually(20, "ack recorded by fleet serve") {
+                    (try? world.store.load().registry.member("newcomer")?.isCurrent) == true
+                }
+            }
+            group.cancelAll()
+        }
+        #expect(agent.statistics.requests == 1)
+        #expect(service.statistics.answered == 1)
+        #expect(service.statistics.acks >= 1)
+        #expect(service.statistics.refused == 0)
+        await deviceClient.disconnect()
+        await serveClient.disconnect()
+        await world.close()
+    }
+
+    @Test func onSignedTopicsAWriterCannotForgeOutsideItsWriteGrant() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let world = try await FleetWorld(broker: broker)
+        // writer-7 may write plant/7/telemetry; it also reads plant/8/# (so it holds that key) but may not write it.
+        let (w, requestW) = try world.makeDevice("writer-7")
+        let (r, requestR) = try world.makeDevice("reader-8")
+        let (n, requestN) = try world.makeDevice("reader-7")
+        try world.enroll(requestW, read: ["plant/8/#"], write: ["plant/7/telemetry"])
+        try world.enroll(requestR, read: ["plant/8/#"])
+        try world.enroll(requestN, read: ["plant/7/#"])
+        let writer = try await Self.sealedDevice(world, w, id: "writer-7")
+        let reader8 = try await Self.sealedDevice(world, r, id: "reader-8")
+        let reader7 = try await Self.sealedDevice(world, n, id: "reader-7")
+        try await withAgents([writer.agent, reader8.agent, reader7.agent]) {
+            try await world.publishChanges()
+            try await world.waitForCoverage()
+            let stream8 = try await reader8.sealed.subscribe(to: "plant/8/#", qos: .atLeastOnce)
+            let stream7 = try await reader7.sealed.subscribe(to: "plant/7/#", qos: .atLeastOnce)
+            let rejections8 = await reader8.sealed.rejections()
+            _ = try await writer.sealed.publish(
+                to: "plant/8/telemetry", payload: Array("forged".utf8), qos: .atLeastOnce)
+            _ = try await writer.sealed.publish(
+                to: "plant/7/telemetry", payload: Array("genuine".utf8), qos: .atLeastOnce)
+            let rejected = try await nextRejections(rejections8, count: 1)
+            #expect(rejected.first?.topic == "plant/8/telemetry")
+            let genuine = try await collect(stream7, count: 1)
+            #expect(genuine.first?.payload == Array("genuine".utf8))
+            _ = stream8
+            // reader-7 holds no key that opens plant/8.
+            #expect(!(try n.load().keys.contains { $0.scope.matches("plant/8/telemetry") }))
+        }
+        let statistics8 = await reader8.sealed.statistics
+        #expect(statistics8.delivered == 0 && statistics8.rejected == 1)
+        for device in [writer, reader8, reader7] { await device.sealed.disconnect() }
+        await world.close()
+    }
 }
