@@ -101,7 +101,10 @@ public struct DeviceSnapshot: Sendable {
             for key in dto.keys {
                 let kid = try KeyringCodec.canonicalID(key.kid)
                 let suite = try KeyringCodec.parseSuite(key.suite)
-                var secret = try KeyringCodec.decode64(key.secret, "secret", count: SealKey.byteCount)
+                guard let text = key.secret else {
+                    throw KeyringError(.invalidArgument, "key \(KeyringID.format(kid)) has no secret")
+                }
+                var secret = try KeyringCodec.decode64(text, "secret", count: SealKey.byteCount)
                 defer { KeyringCredential.wipe(&secret) }
                 let material: SealKey
                 do {
@@ -152,8 +155,8 @@ struct SnapshotDTO: StrictDecodable {
     var device: String
     var sequence: UInt64
     var issued: String
-    var keys: [SlotKeyDTO]
-    var signers: [SlotSignerDTO]
+    var keys: [KeyDTO]
+    var signers: [VerifierDTO]
     var read: [String]
     var write: [String]
 
@@ -165,49 +168,9 @@ struct SnapshotDTO: StrictDecodable {
         device = try c.decode(String.self, forKey: .device)
         sequence = try c.decode(UInt64.self, forKey: .sequence)
         issued = try c.decode(String.self, forKey: .issued)
-        keys = try c.decode([SlotKeyDTO].self, forKey: .keys)
-        signers = try c.decode([SlotSignerDTO].self, forKey: .signers)
+        keys = try c.decode([KeyDTO].self, forKey: .keys)
+        signers = try c.decode([VerifierDTO].self, forKey: .signers)
         read = try c.decode([String].self, forKey: .read)
         write = try c.decode([String].self, forKey: .write)
-    }
-}
-
-struct SlotKeyDTO: StrictDecodable {
-    enum Keys: String, CodingKey, CaseIterable { case kid, suite, state, created, notAfter, topics, secret }
-    var kid: String
-    var suite: String
-    var state: String
-    var created: String
-    var notAfter: String?
-    var topics: [String]
-    var secret: String
-
-    init(from decoder: any Decoder) throws {
-        try Self.checkFields(decoder)
-        let c = try decoder.container(keyedBy: Keys.self)
-        kid = try c.decode(String.self, forKey: .kid)
-        suite = try c.decode(String.self, forKey: .suite)
-        state = try c.decode(String.self, forKey: .state)
-        created = try c.decode(String.self, forKey: .created)
-        notAfter = try c.decodeIfPresent(String.self, forKey: .notAfter)
-        topics = try c.decode([String].self, forKey: .topics)
-        secret = try c.decode(String.self, forKey: .secret)
-    }
-}
-
-struct SlotSignerDTO: StrictDecodable {
-    enum Keys: String, CodingKey, CaseIterable { case sid, name, publicKey, topics }
-    var sid: String
-    var name: String?
-    var publicKey: String
-    var topics: [String]
-
-    init(from decoder: any Decoder) throws {
-        try Self.checkFields(decoder)
-        let c = try decoder.container(keyedBy: Keys.self)
-        sid = try c.decode(String.self, forKey: .sid)
-        name = try c.decodeIfPresent(String.self, forKey: .name)
-        publicKey = try c.decode(String.self, forKey: .publicKey)
-        topics = try c.decode([String].self, forKey: .topics)
     }
 }

@@ -84,17 +84,17 @@ struct KEKDTO: StrictDecodable {
     }
 }
 
-struct KeyDTO: StrictDecodable {
-    enum Keys: String, CodingKey, CaseIterable { case kid, suite, state, created, notAfter, topics, secret }
-    var kid: String
-    var suite: String
-    var state: String
-    var created: String
-    var notAfter: String?
-    var topics: [String]
-    var secret: String?
+package struct KeyDTO: StrictDecodable {
+    package enum Keys: String, CodingKey, CaseIterable { case kid, suite, state, created, notAfter, topics, secret }
+    package var kid: String
+    package var suite: String
+    package var state: String
+    package var created: String
+    package var notAfter: String?
+    package var topics: [String]
+    package var secret: String?
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         try Self.checkFields(decoder)
         let c = try decoder.container(keyedBy: Keys.self)
         kid = try c.decode(String.self, forKey: .kid)
@@ -179,14 +179,14 @@ struct VerifiersDTO: StrictDecodable {
     }
 }
 
-struct VerifierDTO: StrictDecodable {
-    enum Keys: String, CodingKey, CaseIterable { case sid, name, publicKey, topics }
-    var sid: String
-    var name: String?
-    var publicKey: String
-    var topics: [String]
+package struct VerifierDTO: StrictDecodable {
+    package enum Keys: String, CodingKey, CaseIterable { case sid, name, publicKey, topics }
+    package var sid: String
+    package var name: String?
+    package var publicKey: String
+    package var topics: [String]
 
-    init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         try Self.checkFields(decoder)
         let c = try decoder.container(keyedBy: Keys.self)
         sid = try c.decode(String.self, forKey: .sid)

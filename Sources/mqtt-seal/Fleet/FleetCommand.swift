@@ -90,8 +90,7 @@ struct FleetEnrollCommand: AsyncParsableCommand {
             }
             let reads = try FleetArgument.filters(read, flag: "--read")
             let writes = try FleetArgument.filters(write, flag: "--write")
-            var session = try await FleetSession.open(keyring, broker: publish.brokerIfOnline)
-            do {
+            try await FleetSession.with(keyring, broker: publish.brokerIfOnline) { session in
                 do throws(FleetError) {
                     try session.authority.enroll(parsed, read: reads, write: writes)
                 } catch {
@@ -99,11 +98,7 @@ struct FleetEnrollCommand: AsyncParsableCommand {
                 }
                 try await session.publishChanges()
                 print("enrolled \(parsed.device) (signer \(KeyringID.format(parsed.sid)))")
-            } catch {
-                await session.close()
-                throw error
             }
-            await session.close()
         }
     }
 }
@@ -129,19 +124,14 @@ struct FleetGrantCommand: AsyncParsableCommand {
             let reads = try FleetArgument.filters(read, flag: "--read")
             let writes = try FleetArgument.filters(write, flag: "--write")
             guard !reads.isEmpty || !writes.isEmpty else { throw CLIFailure(.usage, "give --read or --write") }
-            var session = try await FleetSession.open(keyring, broker: publish.brokerIfOnline)
-            do {
+            try await FleetSession.with(keyring, broker: publish.brokerIfOnline) { session in
                 do throws(FleetError) {
                     try session.authority.grant(device, read: reads, write: writes)
                 } catch {
                     throw CLIFailure(fleetError: error)
                 }
                 try await session.publishChanges()
-            } catch {
-                await session.close()
-                throw error
             }
-            await session.close()
         }
     }
 }
@@ -171,8 +161,7 @@ struct FleetUngrantCommand: AsyncParsableCommand {
             let writes = try FleetArgument.filters(write, flag: "--write")
             guard !reads.isEmpty || !writes.isEmpty else { throw CLIFailure(.usage, "give --read or --write") }
             let checked = try rekey.checked(defaultGrace: .seconds(60))
-            var session = try await FleetSession.open(keyring, broker: publish.brokerIfOnline)
-            do {
+            try await FleetSession.with(keyring, broker: publish.brokerIfOnline) { session in
                 let staged: [UInt32]
                 do throws(FleetError) {
                     staged = try session.authority.ungrant(device, read: reads, write: writes)
@@ -180,11 +169,7 @@ struct FleetUngrantCommand: AsyncParsableCommand {
                     throw CLIFailure(fleetError: error)
                 }
                 try await RekeyOptions.twoPhase(&session, staged: staged, checked: checked)
-            } catch {
-                await session.close()
-                throw error
             }
-            await session.close()
         }
     }
 }

@@ -74,8 +74,7 @@ struct FleetRotateCommand: AsyncParsableCommand {
         try await runReportingFailures {
             let filters = try FleetArgument.filters(topics, flag: "--topics")
             let checked = try rekey.checked(defaultGrace: .seconds(86_400))
-            var session = try await FleetSession.open(keyring, broker: publish.brokerIfOnline)
-            do {
+            try await FleetSession.with(keyring, broker: publish.brokerIfOnline) { session in
                 let staged: [UInt32]
                 do throws(FleetError) {
                     staged = try session.authority.stageRotation(topics: filters.isEmpty ? nil : filters)
@@ -84,11 +83,7 @@ struct FleetRotateCommand: AsyncParsableCommand {
                 }
                 guard !staged.isEmpty else { throw CLIFailure(.dataError, "no key group matches; nothing rotated") }
                 try await RekeyOptions.twoPhase(&session, staged: staged, checked: checked)
-            } catch {
-                await session.close()
-                throw error
             }
-            await session.close()
         }
     }
 }
@@ -113,8 +108,7 @@ struct FleetRevokeCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingFailures {
             let checked = try rekey.checked(defaultGrace: .seconds(60))
-            var session = try await FleetSession.open(keyring, broker: publish.brokerIfOnline)
-            do {
+            try await FleetSession.with(keyring, broker: publish.brokerIfOnline) { session in
                 let staged: [UInt32]
                 do throws(FleetError) {
                     staged = try session.authority.revoke(device)
@@ -122,11 +116,7 @@ struct FleetRevokeCommand: AsyncParsableCommand {
                     throw CLIFailure(fleetError: error)
                 }
                 try await RekeyOptions.twoPhase(&session, staged: staged, checked: checked)
-            } catch {
-                await session.close()
-                throw error
             }
-            await session.close()
         }
     }
 }

@@ -119,6 +119,20 @@ struct FleetSession {
         return authority.currentCoverage
     }
 
+    /// Opens a session, runs `body` with it, and closes it whether `body` succeeds or fails.
+    static func with(
+        _ keyring: KeyringOptions, broker: BrokerOptions?, _ body: (inout FleetSession) async throws -> Void
+    ) async throws {
+        var session = try await open(keyring, broker: broker)
+        do {
+            try await body(&session)
+        } catch {
+            await session.close()
+            throw error
+        }
+        await session.close()
+    }
+
     /// Disconnects and releases the lock.
     func close() async {
         if let link { await link.client.disconnect() }
