@@ -27,9 +27,7 @@ final class KeyringTempDir {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
+            let name = KeyringIO.entryName(UnsafeRawPointer(entry))
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()

@@ -134,9 +134,7 @@ final class TempDir: Sendable {
         guard let dir = opendir(path) else { return }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
+            let name = KeyringIO.entryName(UnsafeRawPointer(entry))
             if name != "." && name != ".." { names.append(name) }
         }
         closedir(dir)

@@ -132,12 +132,18 @@ package enum KeyringIO {
         defer { closedir(dir) }
         var stale: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
+            let name = entryName(UnsafeRawPointer(entry))
             if name.hasPrefix(prefix) { stale.append(name) }
         }
         for name in stale { unlink(directory + "/" + name) }
+    }
+
+    /// The name of a directory entry, read in place up to its NUL. Copying `entry.pointee` would read a whole
+    /// `struct dirent`, but records are only `d_reclen` bytes long: the last one of a buffer can end at an unmapped
+    /// page (seen as a crash in a folder of a few hundred device keyrings).
+    package static func entryName(_ entry: UnsafeRawPointer) -> String {
+        let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        return String(cString: (entry + offset).assumingMemoryBound(to: CChar.self))
     }
 
     /// Replaces `path` atomically: a temporary file in the same directory (O_EXCL, 0600) is written, fsynced and
