@@ -68,7 +68,7 @@ public struct FleetAuthority: Sendable {
         else {
             throw FleetError(.invalidArgument, "signer id \(KeyringID.format(request.sid)) is already in use")
         }
-        registry.members.append(
+        registry.append(
             FleetMember(
                 device: request.device, sid: request.sid, signingKey: request.signingKey,
                 recipientKey: request.recipientKey, read: Array(Set(read)).sorted(), write: Array(Set(write)).sorted(),
@@ -180,13 +180,20 @@ public struct FleetAuthority: Sendable {
 
     /// The snapshot of what a device may hold now.
     public func snapshot(for member: FleetMember, sequence: UInt64, now: Date) -> DeviceSnapshot {
+        snapshot(for: member, sequence: sequence, now: now, writers: writers)
+    }
+
+    /// The active devices with write grants (computed once per batch of slots, not once per device).
+    var writers: [FleetMember] { registry.members.filter { $0.state == .active && !$0.write.isEmpty } }
+
+    func snapshot(for member: FleetMember, sequence: UInt64, now: Date, writers: [FleetMember]) -> DeviceSnapshot {
         let entitled = member.entitled
         let keys = keyring.keys.filter { key in
             key.state.opens && key.sealKey != nil
                 && key.scope.filters.allSatisfy { filter in entitled.contains { filter.isCovered(by: $0) } }
         }
         var signers: [KeyringSigner] = []
-        for writer in registry.members where writer.state == .active && writer.device != member.device {
+        for writer in writers where Array(writer.device.utf8) != Array(member.device.utf8) {
             let relevant = writer.write.filter { filter in entitled.contains { $0.overlaps(filter) } }
             guard !relevant.isEmpty,
                 let signer = try? KeyringSigner(
@@ -207,6 +214,8 @@ public struct FleetAuthority: Sendable {
         var out: [Publication] = []
         let signingKey = identity.signingKey
         let wanted = device.map { Array($0.utf8) }
+        let writers = self.writers
+        let epoch = Date(timeIntervalSince1970: 0)
         for index in registry.members.indices {
             let member = registry.members[index]
             if let wanted, Array(member.device.utf8) != wanted { continue }
@@ -220,12 +229,12 @@ public struct FleetAuthority: Sendable {
                 }
                 continue
             }
-            var content = snapshot(for: member, sequence: 0, now: Date(timeIntervalSince1970: 0)).encode()
+            var content = snapshot(for: member, sequence: 0, now: epoch, writers: writers).encode()
             let digest = KeyringSodium.hash(content)
             KeyringCredential.wipe(&content)
             if !all && digest == member.digest && member.published > 0 { continue }
             let sequence = registry.nextSequence()
-            var plaintext = snapshot(for: member, sequence: sequence, now: now).encode()
+            var plaintext = snapshot(for: member, sequence: sequence, now: now, writers: writers).encode()
             defer { KeyringCredential.wipe(&plaintext) }
             let slot = try KeySlot.seal(
                 plaintext, device: member.device, sequence: sequence, recipient: member.recipientKey,

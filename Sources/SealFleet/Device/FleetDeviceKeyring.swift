@@ -96,24 +96,56 @@ public struct FleetDeviceKeyring: Sendable {
     /// - Throws: ``FleetError`` (`slotRejected` with the reason; `keyring` when the file cannot be written). The
     ///   keyring is unchanged whenever it throws.
     public func apply(_ slot: [UInt8]) throws(FleetError) -> Outcome {
-        let current = try load()
-        let verified = try KeySlot.verify(slot, device: current.device!)
-        if verified.isRedelivery { return .alreadyApplied(sequence: verified.header.sequence) }
-        let snapshot = verified.snapshot
-        do {
+        try applyAndAcknowledge(slot).outcome
+    }
+
+    /// ``apply(_:)``, and the signed ack of the resulting state, from one read of the keyring (under its lock): the
+    /// slot is verified against the locked state, so a concurrent writer cannot slip between check and write.
+    public func applyAndAcknowledge(_ slot: [UInt8]) throws(FleetError) -> (outcome: Outcome, ack: [UInt8]) {
+        var failure: FleetError?
+        var redelivery: (UInt64, [UInt8])?
+        var applied: (Outcome, [UInt8])?
+        let abort = KeyringError(.alreadyExists, "nothing to write")
+        do throws(KeyringError) {
             try file.update(credential: credential) { (keyring: inout Keyring) throws(KeyringError) in
-                try keyring.applyFleetSnapshot(
-                    sequence: snapshot.sequence, keys: snapshot.keys, signers: snapshot.signers)
+                guard let device = keyring.device, let identity = keyring.deviceIdentity else {
+                    failure = FleetError(
+                        .notDevice, "\(file.path) is not a device keyring; create one with device init")
+                    throw abort
+                }
+                let verified: KeySlot.Verified
+                let ack: [UInt8]
+                do throws(FleetError) {
+                    verified = try KeySlot.verify(slot, device: device)
+                    ack = try FleetReport(kind: .ack, device: device.id, sequence: verified.header.sequence)
+                        .encode(signedBy: identity.signingKey)
+                } catch {
+                    failure = error
+                    throw abort
+                }
+                if verified.isRedelivery {
+                    redelivery = (verified.header.sequence, ack)
+                    throw abort
+                }
+                let snapshot = verified.snapshot
+                do throws(KeyringError) {
+                    try keyring.applyFleetSnapshot(
+                        sequence: snapshot.sequence, keys: snapshot.keys, signers: snapshot.signers)
+                } catch {
+                    failure = FleetError(slot: .malformed, "slot content: \(error.message)")
+                    throw abort
+                }
+                applied = (
+                    .applied(sequence: snapshot.sequence, keys: snapshot.keys.count, signers: snapshot.signers.count),
+                    ack
+                )
             }
         } catch {
-            if error.code == .invalidArgument {
-                // Another writer applied this or a newer slot meanwhile.
-                throw FleetError(slot: .staleSequence, error.message)
-            }
-            if error.code == .corrupt { throw FleetError(slot: .malformed, "slot content: \(error.message)") }
+            if let redelivery { return (.alreadyApplied(sequence: redelivery.0), redelivery.1) }
+            if let failure { throw failure }
             throw FleetError(keyring: error)
         }
-        return .applied(sequence: snapshot.sequence, keys: snapshot.keys.count, signers: snapshot.signers.count)
+        return applied!
     }
 
     /// A signed report of the device's current sequence.

@@ -47,8 +47,10 @@ public struct FleetMember: Sendable, Hashable {
 public struct FleetRegistry: Sendable {
     /// The topic prefix the fleet uses.
     public internal(set) var topics: FleetTopics
-    /// The enrolled devices, in enrolment order.
+    /// The enrolled devices, in enrolment order (only ever appended to: a revoked device stays as a record).
     public internal(set) var members: [FleetMember]
+    /// Position of each device in ``members``, by the id's UTF-8 bytes.
+    private var positions: [[UInt8]: Int] = [:]
     /// The last sequence handed out (slots of every device share one counter, so sequences never repeat).
     public internal(set) var sequence: UInt64
     /// Keys retired to decrypt-only, with the end of their grace period (UTC seconds).
@@ -64,11 +66,17 @@ public struct FleetRegistry: Sendable {
 
     /// The member with this id.
     public func member(_ device: String) -> FleetMember? {
-        members.first { Array($0.device.utf8) == Array(device.utf8) }
+        positions[Array(device.utf8)].map { members[$0] }
+    }
+
+    /// Adds a member (the id must be new).
+    mutating func append(_ member: FleetMember) {
+        positions[Array(member.device.utf8)] = members.count
+        members.append(member)
     }
 
     func index(_ device: String) throws(FleetError) -> Int {
-        guard let index = members.firstIndex(where: { Array($0.device.utf8) == Array(device.utf8) }) else {
+        guard let index = positions[Array(device.utf8)] else {
             throw FleetError(.unknownDevice, "no device \(TopicFilter.quoted(device)) is enrolled")
         }
         return index

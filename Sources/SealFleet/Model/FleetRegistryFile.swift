@@ -152,7 +152,7 @@ public struct FleetRegistryFile: Sendable {
             guard let state = FleetMember.State(rawValue: member.state) else {
                 throw KeyringError(.invalidArgument, "device \(member.device) has an unknown state")
             }
-            registry.members.append(
+            registry.append(
                 FleetMember(
                     device: member.device, sid: try KeyringCodec.canonicalID(member.sid),
                     signingKey: try KeyringCodec.decode64(member.signingKey, "signingKey", count: 32),

@@ -110,8 +110,9 @@ public final class FleetDeviceAgent: Sendable, Service {
             return
         }
         let outcome: FleetDeviceKeyring.Outcome
+        let ack: [UInt8]
         do {
-            outcome = try device.apply(payload)
+            (outcome, ack) = try device.applyAndAcknowledge(payload)
         } catch {
             if let rejection = error.rejection {
                 counters.withLock { $0.rejected[rejection, default: 0] += 1 }
@@ -126,7 +127,7 @@ public final class FleetDeviceAgent: Sendable, Service {
         }
         if case .applied = outcome { onApplied() }
         // Counted once the ack is out, so a caller that waits for the count can disconnect at once.
-        try await sendReport(.ack)
+        try await publish(ack, kind: .ack)
         switch outcome {
         case .applied(let sequence, let keys, let signers):
             counters.withLock {
@@ -144,11 +145,13 @@ public final class FleetDeviceAgent: Sendable, Service {
     }
 
     private func sendReport(_ kind: FleetReport.Kind) async throws {
-        let report = try device.report(kind)
-        let topic = kind == .ack ? topics.ack(report.device) : topics.request(report.device)
+        try await publish(try device.report(kind).payload, kind: kind)
+    }
+
+    private func publish(_ report: [UInt8], kind: FleetReport.Kind) async throws {
+        let topic = kind == .ack ? topics.ack(deviceID) : topics.request(deviceID)
         // Acks are retained: the authority learns every device's state whenever it subscribes.
-        try await client.publish(
-            to: topic, payload: ByteBuffer(bytes: report.payload), qos: .atLeastOnce, retain: kind == .ack)
+        try await client.publish(to: topic, payload: ByteBuffer(bytes: report), qos: .atLeastOnce, retain: kind == .ack)
         if kind == .request { counters.withLock { $0.requests += 1 } }
     }
 }
