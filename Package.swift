@@ -88,6 +88,7 @@ let package = Package(
             dependencies: [
                 "Seal", "SealKeyring", "SealFleet", "MQTT",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

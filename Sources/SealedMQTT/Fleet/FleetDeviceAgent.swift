@@ -1,6 +1,7 @@
 public import Logging
 public import MQTT
 import NIOCore
+import NIOPosix
 public import SealFleet
 import SealKeyring
 public import ServiceLifecycle
@@ -112,8 +113,13 @@ public final class FleetDeviceAgent: Sendable, Service {
         let outcome: FleetDeviceKeyring.Outcome
         let ack: [UInt8]
         do {
-            (outcome, ack) = try device.applyAndAcknowledge(payload)
-        } catch {
+            // The file lock and the fsyncs block: they run on a thread pool, not on Swift's cooperative threads.
+            let device = self.device
+            let result = try await Self.fileIO.runIfActive {
+                Result { () throws(FleetError) in try device.applyAndAcknowledge(payload) }
+            }
+            (outcome, ack) = try result.get()
+        } catch let error as FleetError {
             if let rejection = error.rejection {
                 counters.withLock { $0.rejected[rejection, default: 0] += 1 }
                 logger.error(
@@ -143,6 +149,10 @@ public final class FleetDeviceAgent: Sendable, Service {
             counters.withLock { $0.alreadyApplied += 1 }
         }
     }
+
+    /// Threads for the blocking part of applying a slot (lock, read, write, fsync), shared by every agent of the
+    /// process, so that many devices' writes overlap and none blocks the cooperative pool.
+    static let fileIO = NIOThreadPool._makePerpetualStartedPool(numberOfThreads: 16, threadNamePrefix: "fleet-io")
 
     private func sendReport(_ kind: FleetReport.Kind) async throws {
         try await publish(try device.report(kind).payload, kind: kind)

@@ -204,7 +204,11 @@ struct FleetBenchDevicesCommand: AsyncParsableCommand {
         let topics = try FleetTopics()
         var keyrings: [FleetDeviceKeyring] = []
         for index in 0..<count {
-            let file = KeyringFile(path: "\(dir)/d-\(index).keyring")
+            // Each device has its own folder, as each real device has its own storage (one folder for all would
+            // serialise every write on that folder's lock in the kernel).
+            let folder = "\(dir)/d-\(index)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+            let file = KeyringFile(path: "\(folder)/device.keyring")
             let request = try FleetDeviceKeyring.create(
                 file: file, credential: credential, device: "d-\(index)", authority: authorityKey,
                 kdf: .minimum)
