@@ -27,6 +27,20 @@ struct FleetPublishOptions: ParsableArguments {
     var brokerIfOnline: BrokerOptions? { offline ? nil : broker }
 }
 
+/// `--read` and `--write` of `enroll` and `grant`.
+struct GrantOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A topic filter the device may read (repeatable).", valueName: "filter"))
+    var read: [String] = []
+
+    @Option(help: ArgumentHelp("A topic filter the device may write, signed (repeatable).", valueName: "filter"))
+    var write: [String] = []
+
+    /// The validated read and write filters.
+    func filters() throws(CLIFailure) -> (read: [TopicFilter], write: [TopicFilter]) {
+        (try FleetArgument.filters(read, flag: "--read"), try FleetArgument.filters(write, flag: "--write"))
+    }
+}
+
 struct FleetInitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
@@ -60,11 +74,7 @@ struct FleetEnrollCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The enrolment request from device init.", valueName: "request"))
     var request: String
 
-    @Option(help: ArgumentHelp("A topic filter the device may read (repeatable).", valueName: "filter"))
-    var read: [String] = []
-
-    @Option(help: ArgumentHelp("A topic filter the device may write, signed (repeatable).", valueName: "filter"))
-    var write: [String] = []
+    @OptionGroup var grants: GrantOptions
 
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var publish: FleetPublishOptions
@@ -88,8 +98,7 @@ struct FleetEnrollCommand: AsyncParsableCommand {
             } catch {
                 throw CLIFailure(fleetError: error)
             }
-            let reads = try FleetArgument.filters(read, flag: "--read")
-            let writes = try FleetArgument.filters(write, flag: "--write")
+            let (reads, writes) = try grants.filters()
             try await FleetSession.with(keyring, broker: publish.brokerIfOnline) { session in
                 do throws(FleetError) {
                     try session.authority.enroll(parsed, read: reads, write: writes)
@@ -110,19 +119,14 @@ struct FleetGrantCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The device id.", valueName: "device"))
     var device: String
 
-    @Option(help: ArgumentHelp("A topic filter the device may read (repeatable).", valueName: "filter"))
-    var read: [String] = []
-
-    @Option(help: ArgumentHelp("A topic filter the device may write, signed (repeatable).", valueName: "filter"))
-    var write: [String] = []
+    @OptionGroup var grants: GrantOptions
 
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var publish: FleetPublishOptions
 
     func run() async throws {
         try await runReportingFailures {
-            let reads = try FleetArgument.filters(read, flag: "--read")
-            let writes = try FleetArgument.filters(write, flag: "--write")
+            let (reads, writes) = try grants.filters()
             guard !reads.isEmpty || !writes.isEmpty else { throw CLIFailure(.usage, "give --read or --write") }
             try await FleetSession.with(keyring, broker: publish.brokerIfOnline) { session in
                 do throws(FleetError) {
