@@ -81,8 +81,8 @@ public struct FleetAuthority: Sendable {
         _ device: String, read: [TopicFilter], write: [TopicFilter], now: Date = Date()
     ) throws(FleetError) {
         let index = try activeIndex(device)
-        registry.members[index].read = Array(Set(registry.members[index].read + read)).sorted()
-        registry.members[index].write = Array(Set(registry.members[index].write + write)).sorted()
+        registry[member: index].read = Array(Set(registry[member: index].read + read)).sorted()
+        registry[member: index].write = Array(Set(registry[member: index].write + write)).sorted()
         try ensureGroups(read + write, now: now)
     }
 
@@ -95,10 +95,10 @@ public struct FleetAuthority: Sendable {
         _ device: String, read: [TopicFilter], write: [TopicFilter], now: Date = Date()
     ) throws(FleetError) -> [UInt32] {
         let index = try activeIndex(device)
-        let before = groups(coveredBy: registry.members[index].entitled)
-        registry.members[index].read.removeAll { read.contains($0) }
-        registry.members[index].write.removeAll { write.contains($0) }
-        let after = Set(groups(coveredBy: registry.members[index].entitled))
+        let before = groups(coveredBy: registry[member: index].entitled)
+        registry[member: index].read.removeAll { read.contains($0) }
+        registry[member: index].write.removeAll { write.contains($0) }
+        let after = Set(groups(coveredBy: registry[member: index].entitled))
         return try stageRekey(before.filter { !after.contains($0) }, now: now)
     }
 
@@ -111,8 +111,8 @@ public struct FleetAuthority: Sendable {
     @discardableResult
     public mutating func revoke(_ device: String, now: Date = Date()) throws(FleetError) -> [UInt32] {
         let index = try activeIndex(device)
-        let affected = groups(coveredBy: registry.members[index].entitled)
-        registry.members[index].state = .revoked
+        let affected = groups(coveredBy: registry[member: index].entitled)
+        registry[member: index].state = .revoked
         return try stageRekey(affected, now: now)
     }
 
@@ -217,7 +217,7 @@ public struct FleetAuthority: Sendable {
         let writers = self.writers
         let epoch = Date(timeIntervalSince1970: 0)
         for index in registry.members.indices {
-            let member = registry.members[index]
+            let member = registry[member: index]
             if let wanted, Array(member.device.utf8) != wanted { continue }
             if member.state == .revoked {
                 if !member.cleared {
@@ -225,7 +225,7 @@ public struct FleetAuthority: Sendable {
                         Publication(
                             topic: registry.topics.slot(member.device), payload: [], device: member.device,
                             sequence: 0))
-                    registry.members[index].cleared = true
+                    registry[member: index].cleared = true
                 }
                 continue
             }
@@ -239,8 +239,8 @@ public struct FleetAuthority: Sendable {
             let slot = try KeySlot.seal(
                 plaintext, device: member.device, sequence: sequence, recipient: member.recipientKey,
                 authority: signingKey)
-            registry.members[index].published = sequence
-            registry.members[index].digest = digest
+            registry[member: index].published = sequence
+            registry[member: index].digest = digest
             out.append(
                 Publication(
                     topic: registry.topics.slot(member.device), payload: slot, device: member.device,
@@ -257,15 +257,15 @@ public struct FleetAuthority: Sendable {
     public mutating func record(report bytes: [UInt8], now: Date = Date()) throws(FleetError) -> FleetReport {
         let (report, signature) = try FleetReport.decode(bytes)
         let index = try registry.index(report.device)
-        let member = registry.members[index]
+        let member = registry[member: index]
         guard let key = try? VerifyingKey(id: member.sid, rawRepresentation: member.signingKey),
             report.isSigned(by: key, signature: signature)
         else {
             throw FleetError(.reportRejected, "report from \(report.device) is not signed by that device")
         }
-        registry.members[index].lastSeen = KeyringTime.seconds(now)
+        registry[member: index].lastSeen = KeyringTime.seconds(now)
         if report.kind == .ack, report.sequence <= member.published, report.sequence > member.acked {
-            registry.members[index].acked = report.sequence
+            registry[member: index].acked = report.sequence
         }
         return report
     }
@@ -329,7 +329,7 @@ public struct FleetAuthority: Sendable {
 
     private func activeIndex(_ device: String) throws(FleetError) -> Int {
         let index = try registry.index(device)
-        guard registry.members[index].state == .active else {
+        guard registry[member: index].state == .active else {
             throw FleetError(.invalidArgument, "device \(device) is revoked")
         }
         return index
@@ -350,9 +350,9 @@ extension FleetAuthority {
     /// publish that failed part way: their sequences were saved, their content may not have arrived).
     public mutating func markUndelivered(_ devices: [String]) {
         let wanted = Set(devices.map { Array($0.utf8) })
-        for index in registry.members.indices where wanted.contains(Array(registry.members[index].device.utf8)) {
-            registry.members[index].digest = []
-            if registry.members[index].state == .revoked { registry.members[index].cleared = false }
+        for index in registry.members.indices where wanted.contains(Array(registry[member: index].device.utf8)) {
+            registry[member: index].digest = []
+            if registry[member: index].state == .revoked { registry[member: index].cleared = false }
         }
     }
 
@@ -363,8 +363,7 @@ extension FleetAuthority {
 
     /// Coverage of the active devices' latest slots: how many acknowledged them.
     public var currentCoverage: (current: Int, total: Int) {
-        let active = registry.members.filter { $0.state == .active }
-        return (active.filter(\.isCurrent).count, active.count)
+        (registry.currentCount, registry.activeCount)
     }
 
     /// Per key: the active devices entitled to it and how many of them acknowledged a slot that holds it (their

@@ -48,9 +48,13 @@ public struct FleetRegistry: Sendable {
     /// The topic prefix the fleet uses.
     public internal(set) var topics: FleetTopics
     /// The enrolled devices, in enrolment order (only ever appended to: a revoked device stays as a record).
-    public internal(set) var members: [FleetMember]
+    public private(set) var members: [FleetMember]
     /// Position of each device in ``members``, by the id's UTF-8 bytes.
     private var positions: [[UInt8]: Int] = [:]
+    /// How many members are active, kept up to date by every change (coverage is asked after every ack).
+    public private(set) var activeCount = 0
+    /// How many active members acknowledged their latest slot.
+    public private(set) var currentCount = 0
     /// The last sequence handed out (slots of every device share one counter, so sequences never repeat).
     public internal(set) var sequence: UInt64
     /// Keys retired to decrypt-only, with the end of their grace period (UTC seconds).
@@ -73,6 +77,23 @@ public struct FleetRegistry: Sendable {
     mutating func append(_ member: FleetMember) {
         positions[Array(member.device.utf8)] = members.count
         members.append(member)
+        count(member, +1)
+    }
+
+    /// The member at `index`; every change goes through here, so the counts stay true.
+    subscript(member index: Int) -> FleetMember {
+        get { members[index] }
+        set {
+            count(members[index], -1)
+            members[index] = newValue
+            count(newValue, +1)
+        }
+    }
+
+    private mutating func count(_ member: FleetMember, _ sign: Int) {
+        guard member.state == .active else { return }
+        activeCount += sign
+        if member.isCurrent { currentCount += sign }
     }
 
     func index(_ device: String) throws(FleetError) -> Int {

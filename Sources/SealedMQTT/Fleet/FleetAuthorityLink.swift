@@ -33,6 +33,10 @@ public struct FleetAuthorityLink: Sendable {
     /// Publishes slots (retained, QoS 1) with at most `window` in flight, and returns when the broker acknowledged
     /// every one.
     ///
+    /// Use ``publish(_:window:draining:)`` when the same client holds the ``reports()`` subscription: acks that
+    /// arrive while slots go out fill that subscription's buffer, the client then pauses reading its connection,
+    /// and the PUBACKs this call waits for sit unread behind them.
+    ///
     /// - Returns: the payload bytes published.
     public func publish(_ publications: [FleetAuthority.Publication], window: Int = 512) async throws -> Int {
         var bytes = 0
@@ -57,38 +61,88 @@ public struct FleetAuthorityLink: Sendable {
         return bytes
     }
 
-    /// Records reports from `stream` into `authority` until `done` says so or `deadline` passes.
+    /// Publishes slots like ``publish(_:window:)`` while taking every report that arrives on `reports` meanwhile,
+    /// so the connection never stalls on a full report buffer (10,000 devices ack faster than slots go out).
+    ///
+    /// - Returns: the payload bytes published, and the reports received meanwhile, for
+    ///   ``collect(_:into:until:pending:done:)``.
+    public func publish(
+        _ publications: [FleetAuthority.Publication], window: Int = 512, draining reports: MQTTMessageStream
+    ) async throws -> (bytes: Int, received: [MQTTMessage]) {
+        try await withThrowingTaskGroup(of: [MQTTMessage].self) { group in
+            group.addTask {
+                var received: [MQTTMessage] = []
+                var iterator = reports.makeAsyncIterator()
+                do {
+                    while let message = try await iterator.next() { received.append(message) }
+                } catch is CancellationError {
+                    // Publishing is done; a message taken from the buffer is never dropped by the cancellation.
+                }
+                return received
+            }
+            let bytes: Int
+            do {
+                bytes = try await publish(publications, window: window)
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+            group.cancelAll()
+            return (bytes, try await group.next() ?? [])
+        }
+    }
+
+    /// Records `pending` (reports taken while publishing), then reports from `stream`, into `authority` until
+    /// `done` says so or `deadline` passes. `done` is asked after every report: keep it cheap
+    /// (``FleetAuthority/currentCoverage`` is).
     ///
     /// - Returns: the requests seen (device ids), for the caller to answer.
     public static func collect(
         _ stream: MQTTMessageStream, into authority: inout FleetAuthority, until deadline: ContinuousClock.Instant,
-        done: (FleetAuthority) -> Bool
+        pending: [MQTTMessage] = [], done: (FleetAuthority) -> Bool
     ) async throws -> [String] {
         var requests: [String] = []
+        for message in pending { record(message, into: &authority, requests: &requests) }
         if done(authority) { return requests }
-        // Each wait races the next report against the deadline (iterators of one stream share its buffer).
+        // Each wait races the next report against the deadline (iterators of one stream share its buffer). A
+        // report the iterator took just as the deadline passed is still recorded.
         while ContinuousClock.now < deadline {
             let remaining = deadline - ContinuousClock.now
-            let next: MQTTMessage?? = try await withThrowingTaskGroup(of: MQTTMessage??.self) { group in
+            let (message, ended) = try await withThrowingTaskGroup(of: MQTTMessage??.self) { group in
                 group.addTask {
                     var iterator = stream.makeAsyncIterator()
-                    return .some(try await iterator.next())
+                    do {
+                        return .some(try await iterator.next())
+                    } catch is CancellationError {
+                        return .none
+                    }
                 }
                 group.addTask {
-                    try await Task.sleep(for: remaining)
+                    try? await Task.sleep(for: remaining)
                     return .none
                 }
-                let first = try await group.next()!
-                group.cancelAll()
-                return first
+                var taken: MQTTMessage?
+                var ended = false
+                for try await result in group {
+                    group.cancelAll()
+                    switch result {
+                    case .some(.some(let message)): taken = message
+                    case .some(.none): ended = true
+                    case .none: break
+                    }
+                }
+                return (taken, ended)
             }
-            guard case .some(let message) = next else { break }
-            guard let message else { break }
-            if let report = try? authority.record(report: Array(buffer: message.payload)), report.kind == .request {
-                requests.append(report.device)
-            }
-            if done(authority) { break }
+            if let message { record(message, into: &authority, requests: &requests) }
+            if ended || message == nil || done(authority) { break }
         }
         return requests
+    }
+
+    /// Records one report (a forged or unknown one is ignored); a request's device joins `requests`.
+    private static func record(_ message: MQTTMessage, into authority: inout FleetAuthority, requests: inout [String]) {
+        if let report = try? authority.record(report: Array(buffer: message.payload)), report.kind == .request {
+            requests.append(report.device)
+        }
     }
 }

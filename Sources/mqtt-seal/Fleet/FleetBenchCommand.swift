@@ -148,10 +148,11 @@ struct FleetBench {
                 if step == 1 { try authority.promote(staged, grace: .seconds(3600)) }
                 let publications = try authority.publications()
                 try store.save(authority)
-                bytes += try await link.publish(publications)
+                let (published, received) = try await link.publish(publications, draining: reports)
+                bytes += published
                 slots += publications.count
                 _ = try await FleetAuthorityLink.collect(
-                    reports, into: &authority, until: clock.now.advanced(by: deadline)
+                    reports, into: &authority, until: clock.now.advanced(by: deadline), pending: received
                 ) { authority in
                     let (current, total) = authority.currentCoverage
                     return current == total
@@ -199,6 +200,7 @@ struct FleetBenchDevicesCommand: AsyncParsableCommand {
     @Option(name: .customShort("p")) var port: Int
 
     func run() async throws {
+        let parent = getppid()
         let credential = try KeyringCredential.keyEncryptionKeyFile(kekFile)
         let authorityKey = try FleetArgument.publicKey(authority, flag: "--authority")
         let topics = try FleetTopics()
@@ -232,12 +234,18 @@ struct FleetBenchDevicesCommand: AsyncParsableCommand {
         var streams: [MQTTMessageStream] = []
         for agent in agents { streams.append(try await agent.subscribe()) }
         FileHandle.standardOutput.write(Data("ready\n".utf8))
-        // Runs until the bench terminates this process.
+        // Runs until the bench terminates this process, or until the bench is gone (killed: its `defer` did not
+        // run), so no device process outlives its bench.
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (agent, stream) in zip(agents, streams) {
                 group.addTask { try await agent.follow(stream) }
             }
-            try await group.waitForAll()
+            group.addTask {
+                while getppid() == parent { try await Task.sleep(for: .seconds(1)) }
+                throw CLIFailure(.ioError, "the bench process is gone")
+            }
+            try await group.next()
+            group.cancelAll()
         }
     }
 }

@@ -12,6 +12,8 @@ struct FleetSession {
     let lock: FleetLock
     private(set) var link: FleetAuthorityLink?
     private(set) var reports: MQTTMessageStream?
+    /// Reports taken from ``reports`` while slots went out, not yet recorded.
+    private var received: [MQTTMessage] = []
     private(set) var bytesPublished = 0
     private(set) var slotsPublished = 0
 
@@ -61,7 +63,7 @@ struct FleetSession {
     /// Builds the changed slots, saves (sequences are durable before anything leaves), publishes them when
     /// connected. A failed publish marks the batch undelivered, so the next command sends it again.
     mutating func publishChanges(all: Bool = false) async throws(CLIFailure) {
-        guard let link else {
+        guard let link, let reports else {
             try save()
             return
         }
@@ -73,13 +75,22 @@ struct FleetSession {
         }
         try save()
         do {
-            bytesPublished += try await link.publish(publications)
-            slotsPublished += publications.count
+            try await publish(publications, link: link, reports: reports)
         } catch {
             authority.markUndelivered(publications.map(\.device))
             try save()
             throw CLIFailure(.ioError, "publishing key slots failed: \(BrokerOptions.detail(error))")
         }
+    }
+
+    /// Publishes while keeping the reports that arrive meanwhile (see `FleetAuthorityLink.publish(_:draining:)`).
+    private mutating func publish(
+        _ publications: [FleetAuthority.Publication], link: FleetAuthorityLink, reports: MQTTMessageStream
+    ) async throws {
+        let (bytes, taken) = try await link.publish(publications, draining: reports)
+        received += taken
+        bytesPublished += bytes
+        slotsPublished += publications.count
     }
 
     /// Waits until `coverage` (percent of active devices current) is reached or `deadline` passes, answering
@@ -95,7 +106,8 @@ struct FleetSession {
             let requests: [String]
             do {
                 requests = try await FleetAuthorityLink.collect(
-                    reports, into: &authority, until: end, done: reached)
+                    reports, into: &authority, until: end, pending: received, done: reached)
+                received = []
             } catch {
                 throw CLIFailure(.ioError, "reading acks failed: \(BrokerOptions.detail(error))")
             }
@@ -106,8 +118,7 @@ struct FleetSession {
                 do {
                     if let publication = try authority.republish(device) {
                         try save()
-                        bytesPublished += try await link.publish([publication])
-                        slotsPublished += 1
+                        try await publish([publication], link: link, reports: reports)
                     }
                 } catch {
                     throw CLIFailure(.ioError, "answering a slot request failed: \(BrokerOptions.detail(error))")

@@ -150,6 +150,36 @@ final class StopFlag: Sendable {
         await world.close()
     }
 
+    /// Acks that arrive while slots go out must not stall the authority's connection: with a report buffer of 4,
+    /// the client pauses reading once 4 acks wait, and the PUBACKs of the remaining slots would sit unread behind
+    /// them (10,000 devices hung `fleet bench` this way). Publishing drains the reports meanwhile.
+    @Test func acksArrivingWhileSlotsGoOutDoNotStallThePublish() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let world = try await FleetWorld(broker: broker, reportBuffer: 4)
+        var devices: [FleetDeviceKeyring] = []
+        for index in 0..<40 {
+            let (device, request) = try world.makeDevice("d-\(index)")
+            try world.enroll(request, read: ["plant/\(index % 4)/#"])
+            devices.append(device)
+        }
+        let gateway = try MQTTClient(configuration: broker.mqttConfiguration("gateway"))
+        try await gateway.connect()
+        let agents = try devices.map { try FleetDeviceAgent(client: gateway, device: $0, topics: world.topics) }
+        try await withAgents(agents) {
+            // One slot in flight at a time: every device's ack arrives before the next PUBACK is read.
+            let published = try await withTimeout(60, "publishing 40 slots one at a time") {
+                try await world.publishChanges(window: 1)
+            }
+            #expect(published == 40)
+            try await world.waitForCoverage()
+            #expect(world.coverage == (40, 40))
+        }
+        #expect(agents.map(\.statistics.applied).reduce(0, +) == 40)
+        await gateway.disconnect()
+        await world.close()
+    }
+
     @Test func revokedReaderOpensNothingNewAndItsSignaturesAreRejected() async throws {
         let broker = try await LocalBroker.start()
         defer { broker.stopNow() }

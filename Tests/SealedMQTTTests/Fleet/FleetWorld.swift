@@ -21,14 +21,19 @@ final class FleetWorld: Sendable {
     let link: FleetAuthorityLink
     let reports: MQTTMessageStream
     let state: Mutex<FleetAuthority>
+    /// Reports taken while slots went out, recorded by the next ``waitForCoverage(minimum:seconds:)``.
+    let received = Mutex<[MQTTMessage]>([])
 
-    init(broker: LocalBroker) async throws {
+    /// `reportBuffer`: the authority's subscription buffer (the client's default when nil).
+    init(broker: LocalBroker, reportBuffer: Int? = nil) async throws {
         self.broker = broker
         credential = try KeyringCredential.generateKeyEncryptionKeyFile(folder.file("kek"))
         store = FleetStore(path: folder.file("authority.keyring"), credential: credential)
         topics = try FleetTopics()
         authorityKey = try store.create(topics: topics)
-        authorityClient = try MQTTClient(configuration: broker.mqttConfiguration("authority"))
+        var configuration = broker.mqttConfiguration("authority")
+        if let reportBuffer { configuration.subscriptionBufferCapacity = reportBuffer }
+        authorityClient = try MQTTClient(configuration: configuration)
         try await authorityClient.connect()
         link = FleetAuthorityLink(client: authorityClient, topics: topics)
         reports = try await link.reports()
@@ -57,13 +62,14 @@ final class FleetWorld: Sendable {
 
     /// Builds the changed slots, saves both files, publishes. Returns the number of slots.
     @discardableResult
-    func publishChanges(all: Bool = false) async throws -> Int {
+    func publishChanges(all: Bool = false, window: Int = 512) async throws -> Int {
         let publications = try state.withLock { authority in
             let publications = try authority.publications(all: all)
             try store.save(authority)
             return publications
         }
-        _ = try await link.publish(publications)
+        let (_, taken) = try await link.publish(publications, window: window, draining: reports)
+        received.withLock { $0 += taken }
         return publications.count
     }
 
@@ -71,9 +77,13 @@ final class FleetWorld: Sendable {
     func waitForCoverage(minimum: Int? = nil, seconds: Int64 = 60) async throws {
         // `collect` is bounded by its deadline: each wait races the next report against it.
         var authority = state.withLock { $0 }
-        _ = try await FleetAuthorityLink.collect(reports, into: &authority, until: .now.advanced(by: .seconds(seconds)))
-        {
-            authority in
+        let pending = received.withLock { taken in
+            defer { taken = [] }
+            return taken
+        }
+        _ = try await FleetAuthorityLink.collect(
+            reports, into: &authority, until: .now.advanced(by: .seconds(seconds)), pending: pending
+        ) { authority in
             let (current, total) = authority.currentCoverage
             return current >= (minimum ?? total)
         }
