@@ -180,26 +180,42 @@ public struct FleetAuthority: Sendable {
 
     /// The snapshot of what a device may hold now.
     public func snapshot(for member: FleetMember, sequence: UInt64, now: Date) -> DeviceSnapshot {
-        snapshot(for: member, sequence: sequence, now: now, writers: writers)
+        var registry = self.registry
+        return snapshot(for: member, sequence: sequence, now: now, writers: Self.writers(&registry))
+    }
+
+    /// A device with write grants and its validated key.
+    struct Writer {
+        let member: FleetMember
+        let key: VerifyingKey
     }
 
     /// The active devices with write grants (computed once per batch of slots, not once per device).
-    var writers: [FleetMember] { registry.members.filter { $0.state == .active && !$0.write.isEmpty } }
+    static func writers(_ registry: inout FleetRegistry) -> [Writer] {
+        registry.members.indices.compactMap { index in
+            let member = registry[member: index]
+            guard member.state == .active, !member.write.isEmpty, let key = registry.verifyingKey(at: index) else {
+                return nil
+            }
+            return Writer(member: member, key: key)
+        }
+    }
 
-    func snapshot(for member: FleetMember, sequence: UInt64, now: Date, writers: [FleetMember]) -> DeviceSnapshot {
+    func snapshot(for member: FleetMember, sequence: UInt64, now: Date, writers: [Writer]) -> DeviceSnapshot {
         let entitled = member.entitled
         let keys = keyring.keys.filter { key in
             key.state.opens && key.sealKey != nil
                 && key.scope.filters.allSatisfy { filter in entitled.contains { filter.isCovered(by: $0) } }
         }
         var signers: [KeyringSigner] = []
-        for writer in writers where Array(writer.device.utf8) != Array(member.device.utf8) {
-            let relevant = writer.write.filter { filter in entitled.contains { $0.overlaps(filter) } }
-            guard !relevant.isEmpty,
-                let signer = try? KeyringSigner(
-                    sid: writer.sid, publicKey: writer.signingKey, scope: TopicScope(relevant), name: writer.device)
-            else { continue }
-            signers.append(signer)
+        let own = Array(member.device.utf8)
+        for writer in writers where Array(writer.member.device.utf8) != own {
+            let relevant = writer.member.write.filter { filter in entitled.contains { $0.overlaps(filter) } }
+            guard !relevant.isEmpty else { continue }
+            signers.append(
+                KeyringSigner(
+                    sid: writer.member.sid, verifyingKey: writer.key, scope: TopicScope(relevant),
+                    name: writer.member.device))
         }
         return DeviceSnapshot(
             device: member.device, sequence: sequence, issuedSeconds: KeyringTime.seconds(now), keys: keys,
@@ -214,7 +230,7 @@ public struct FleetAuthority: Sendable {
         var out: [Publication] = []
         let signingKey = identity.signingKey
         let wanted = device.map { Array($0.utf8) }
-        let writers = self.writers
+        let writers = Self.writers(&registry)
         let epoch = Date(timeIntervalSince1970: 0)
         for index in registry.members.indices {
             let member = registry[member: index]
@@ -229,12 +245,14 @@ public struct FleetAuthority: Sendable {
                 }
                 continue
             }
-            var content = snapshot(for: member, sequence: 0, now: epoch, writers: writers).encode()
-            let digest = KeyringSodium.hash(content)
-            KeyringCredential.wipe(&content)
+            // The digest covers the content only (sequence 0, epoch), so an unchanged device is skipped.
+            let content = snapshot(for: member, sequence: 0, now: epoch, writers: writers)
+            var contentBytes = content.encode()
+            let digest = KeyringSodium.hash(contentBytes)
+            KeyringCredential.wipe(&contentBytes)
             if !all && digest == member.digest && member.published > 0 { continue }
             let sequence = registry.nextSequence()
-            var plaintext = snapshot(for: member, sequence: sequence, now: now, writers: writers).encode()
+            var plaintext = content.issued(sequence: sequence, seconds: KeyringTime.seconds(now)).encode()
             defer { KeyringCredential.wipe(&plaintext) }
             let slot = try KeySlot.seal(
                 plaintext, device: member.device, sequence: sequence, recipient: member.recipientKey,
@@ -258,8 +276,7 @@ public struct FleetAuthority: Sendable {
         let (report, signature) = try FleetReport.decode(bytes)
         let index = try registry.index(report.device)
         let member = registry[member: index]
-        guard let key = try? VerifyingKey(id: member.sid, rawRepresentation: member.signingKey),
-            report.isSigned(by: key, signature: signature)
+        guard let key = registry.verifyingKey(at: index), report.isSigned(by: key, signature: signature)
         else {
             throw FleetError(.reportRejected, "report from \(report.device) is not signed by that device")
         }

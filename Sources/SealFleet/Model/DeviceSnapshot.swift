@@ -42,6 +42,13 @@ public struct DeviceSnapshot: Sendable {
         self.write = write
     }
 
+    /// The same content with another sequence and issue time.
+    public func issued(sequence: UInt64, seconds: Int64) -> DeviceSnapshot {
+        DeviceSnapshot(
+            device: device, sequence: sequence, issuedSeconds: seconds, keys: keys, signers: signers, read: read,
+            write: write)
+    }
+
     /// The JSON plaintext. It holds secrets: the caller wipes it after sealing.
     public func encode() -> [UInt8] {
         let keys: [JSON] = self.keys.compactMap { key in

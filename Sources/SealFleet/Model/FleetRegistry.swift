@@ -1,3 +1,4 @@
+import Seal
 public import SealKeyring
 
 /// One enrolled device, as the authority records it.
@@ -51,6 +52,8 @@ public struct FleetRegistry: Sendable {
     public private(set) var members: [FleetMember]
     /// Position of each device in ``members``, by the id's UTF-8 bytes.
     private var positions: [[UInt8]: Int] = [:]
+    /// Validated keys of members, by position (filled on first use).
+    private var verifiers: [Int: VerifyingKey] = [:]
     /// How many members are active, kept up to date by every change (coverage is asked after every ack).
     public private(set) var activeCount = 0
     /// How many active members acknowledged their latest slot.
@@ -78,6 +81,16 @@ public struct FleetRegistry: Sendable {
         positions[Array(member.device.utf8)] = members.count
         members.append(member)
         count(member, +1)
+    }
+
+    /// The member's Ed25519 key, validated once and then kept (validation is a scalar multiplication: doing it
+    /// for every ack and every roster entry of every slot cost more than signing the slots).
+    mutating func verifyingKey(at index: Int) -> VerifyingKey? {
+        if let key = verifiers[index] { return key }
+        let member = members[index]
+        guard let key = try? VerifyingKey(id: member.sid, rawRepresentation: member.signingKey) else { return nil }
+        verifiers[index] = key
+        return key
     }
 
     /// The member at `index`; every change goes through here, so the counts stay true.

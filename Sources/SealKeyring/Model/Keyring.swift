@@ -78,7 +78,10 @@ public struct KeyringSigner: Sendable, Hashable {
             state: .active)
     }
 
-    init(sid: UInt32, verifyingKey: VerifyingKey, scope: TopicScope, name: String?, state: SignerState) {
+    /// A signer from a key validated already (no second validation).
+    package init(
+        sid: UInt32, verifyingKey: VerifyingKey, scope: TopicScope, name: String?, state: SignerState = .active
+    ) {
         self.sid = sid
         self.verifyingKey = verifyingKey
         self.scope = scope
