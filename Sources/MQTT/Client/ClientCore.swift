@@ -50,6 +50,15 @@ final class ClientCore: @unchecked Sendable {
     var inflight: [UInt16: Outgoing] = [:]
     var sequence: UInt64 = 0
     var sendQuota = 65535
+    /// The send window this session learned from Quota exceeded refusals (nil: the broker's Receive Maximum holds).
+    /// A broker restored from a stale save still counts QoS 2 flows the client completed, so it takes fewer
+    /// messages in flight than it announces. Kept across reconnects of the same session.
+    var learnedSendQuota: Int?
+    /// Packet ids of the last QoS 2 flows completed (PUBCOMP), oldest first: the flows a stale broker may still hold.
+    var recentQoS2Completions = CircularBuffer<UInt16>(initialCapacity: ClientCore.recentQoS2Limit)
+    static let recentQoS2Limit = 128
+    /// Connections that reached CONNACK (for tests: reconnects are counted, not timed).
+    var connectionsEstablished = 0
     /// The broker's Maximum QoS and Retain Available (MQTT 5 CONNACK).
     var brokerMaximumQoS = MQTTQoS.exactlyOnce
     var brokerRetainAvailable = true
@@ -199,6 +208,9 @@ final class ClientCore: @unchecked Sendable {
         if let receiveMaximum = properties.receiveMaximum { connection.sendQuota = Int(receiveMaximum) }
         if connection.version == .v311 { connection.sendQuota = configuration.inflightLimitForMQTT311 }
         sendQuota = max(1, min(connection.sendQuota, 65000))
+        if !connack.sessionPresent { learnedSendQuota = nil }
+        if let learnedSendQuota { sendQuota = min(sendQuota, learnedSendQuota) }
+        connectionsEstablished += 1
         if let maximum = properties.maximumPacketSize, let size = Int(exactly: maximum) {
             connection.brokerMaximumPacketSize = size
         }
@@ -410,6 +422,7 @@ final class ClientCore: @unchecked Sendable {
                 return
             }
             inflight.removeValue(forKey: ack.packetIdentifier)
+            if ack.reasonCode == .quotaExceeded, retryAfterQuotaRefusal(entry, on: connection) { return }
             complete(entry.promise, ack, code: .publishFailed, what: "PUBACK")
             drainPending()
         case .pubrec(let ack):
@@ -421,6 +434,7 @@ final class ClientCore: @unchecked Sendable {
             }
             if ack.reasonCode.isFailure {
                 inflight.removeValue(forKey: ack.packetIdentifier)
+                if ack.reasonCode == .quotaExceeded, retryAfterQuotaRefusal(entry, on: connection) { return }
                 complete(entry.promise, ack, code: .publishFailed, what: "PUBREC")
                 drainPending()
                 return
@@ -438,6 +452,8 @@ final class ClientCore: @unchecked Sendable {
                 return
             }
             inflight.removeValue(forKey: ack.packetIdentifier)
+            if recentQoS2Completions.count == Self.recentQoS2Limit { recentQoS2Completions.removeFirst() }
+            recentQoS2Completions.append(ack.packetIdentifier)
             complete(entry.promise, ack, code: .publishFailed, what: "PUBCOMP")
             drainPending()
         case .suback(let suback):
@@ -482,6 +498,41 @@ final class ClientCore: @unchecked Sendable {
         case .connect, .connack, .subscribe, .unsubscribe, .pingreq, .auth:
             protocolViolation(.protocolError("unexpected \(packet.type) from the broker"), connectionID: connectionID)
         }
+    }
+
+    /// A QoS 1/2 PUBLISH refused with Quota exceeded (already out of ``inflight``). The broker holds more in flight
+    /// for this session than the client counts, typically QoS 2 flows it restored from a save older than their
+    /// PUBREL. The message is not failed: it goes first in line again and the window shrinks to what the broker
+    /// took. When it was alone in flight, the broker's whole quota is held by such flows: the client releases the
+    /// QoS 2 flows it completed last (PUBREL; the broker answers PUBCOMP, or 0x92 for a flow it does not hold), once
+    /// per connection, and tries again. Refused alone a second time, the publish fails: that is a real limit.
+    ///
+    /// - Returns: whether the message was queued again (false: the caller fails it).
+    private func retryAfterQuotaRefusal(_ entry: Outgoing, on connection: MQTTConnection) -> Bool {
+        if inflight.isEmpty {
+            guard !connection.releasedStaleFlows else { return false }
+            connection.releasedStaleFlows = true
+            let releasing = recentQoS2Completions.filter { inflight[$0] == nil }
+            guard !releasing.isEmpty else { return false }
+            logger.warning(
+                """
+                the broker refused a message with nothing else in flight (Quota exceeded): releasing the last \
+                \(releasing.count) completed QoS 2 flows it may still hold from a stale save
+                """)
+            for id in releasing { try? send(.pubrel(MQTTPubAck(packetIdentifier: id)), on: connection) }
+            recentQoS2Completions.removeAll()
+            learnedSendQuota = nil
+        } else {
+            sendQuota = max(1, inflight.count)
+            learnedSendQuota = sendQuota
+            logger.warning("the broker refused a message (Quota exceeded): send window now \(sendQuota)")
+        }
+        var publish = entry.publish
+        publish.packetIdentifier = nil
+        publish.dup = false
+        pendingPublishes.prepend((publish, entry.promise))
+        drainPending()
+        return true
     }
 
     private func pubrelNotFound(_ connection: MQTTConnection) -> MQTTReasonCode {

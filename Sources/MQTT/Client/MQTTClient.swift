@@ -76,6 +76,14 @@ public final class MQTTClient: Sendable, Service {
         get async { (try? await core.loop.submit { self.core.oversizedMessagesSkipped }.get()) ?? 0 }
     }
 
+    /// Connections that reached CONNACK, and the send window now (for tests: reconnects are counted, not timed).
+    var connectionStatistics: (established: Int, sendQuota: Int) {
+        get async throws {
+            let core = self.core
+            return try await core.loop.submit { (core.connectionsEstablished, core.sendQuota) }.get()
+        }
+    }
+
     /// Topic aliases assigned and PUBLISH packets sent with an alias only (for tests).
     var aliasStatistics: (assigned: Int, sentByAlias: Int) {
         get async throws {

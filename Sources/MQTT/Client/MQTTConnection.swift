@@ -12,6 +12,8 @@ final class MQTTConnection: @unchecked Sendable {
     var closing = false
     /// The broker's Receive Maximum.
     var sendQuota = 65535
+    /// Whether this connection already released the QoS 2 flows a stale broker may hold (once per connection).
+    var releasedStaleFlows = false
     /// The broker's Maximum Packet Size.
     var brokerMaximumPacketSize = MQTTPacket.maximumPacketSize
     /// The broker's Topic Alias Maximum.

@@ -302,7 +302,18 @@ struct ClientScriptedBrokerTests {
             Issue.record("expected PUBLISH")
             return
         }
+        // Refused with nothing else in flight: the broker may still hold the QoS 2 flow completed above (a stale
+        // restore), so the client releases it once and sends the message again.
         try await connection.send(.pubrec(MQTTPubAck(packetIdentifier: secondID, reasonCode: .quotaExceeded)))
+        #expect(try await connection.nextPacket() == .pubrel(MQTTPubAck(packetIdentifier: id)))
+        guard case .publish(let again) = try await connection.nextPacket(), let againID = again.packetIdentifier else {
+            Issue.record("expected the refused PUBLISH again")
+            return
+        }
+        #expect(again.payload == payload("y"))
+        #expect(!again.dup)
+        // Refused alone a second time on this connection: a real limit, the publish fails with the code.
+        try await connection.send(.pubrec(MQTTPubAck(packetIdentifier: againID, reasonCode: .quotaExceeded)))
         let error = await #expect(throws: MQTTError.self) { _ = try await refused.value }
         #expect(error?.code == .publishFailed)
         #expect(error?.reasonCode == .quotaExceeded)
