@@ -80,7 +80,7 @@ public final class MQTTClient: Sendable, Service {
     var connectionStatistics: (established: Int, sendQuota: Int) {
         get async throws {
             let core = self.core
-            return try await core.loop.submit { (core.connectionsEstablished, core.sendQuota) }.get()
+            return try await core.loop.submit { core.connectionStatistics }.get()
         }
     }
 
@@ -88,7 +88,7 @@ public final class MQTTClient: Sendable, Service {
     var aliasStatistics: (assigned: Int, sentByAlias: Int) {
         get async throws {
             let core = self.core
-            return try await core.loop.submit { (core.aliasesAssigned, core.publishesSentByAlias) }.get()
+            return try await core.loop.submit { core.aliasStatistics }.get()
         }
     }
 
@@ -116,9 +116,7 @@ public final class MQTTClient: Sendable, Service {
         do {
             return try await future.get()
         } catch {
-            try? await core.loop.submit {
-                if core.phase == .connecting { core.phase = .idle }
-            }.get()
+            try? await core.loop.submit { core.initialConnectFailed() }.get()
             throw error
         }
     }
@@ -186,15 +184,12 @@ public final class MQTTClient: Sendable, Service {
         let core = self.core
         let promise = core.loop.makePromise(of: (MQTTSubAck, MQTTMessageStream?).self)
         core.loop.execute {
-            if let error = core.request(
-                .subscribe(subscriptions, promise),
+            core.request(
+                .subscribe(subscriptions, .subscribe(promise)),
                 packet: {
                     .subscribe(
                         MQTTSubscribe(packetIdentifier: $0, subscriptions: subscriptions, properties: properties))
                 })
-            {
-                promise.fail(error)
-            }
         }
         let (suback, stream) = try await promise.futureResult.get()
         guard let stream else {
@@ -231,15 +226,12 @@ public final class MQTTClient: Sendable, Service {
         let core = self.core
         let promise = core.loop.makePromise(of: MQTTUnsubAck.self)
         core.loop.execute {
-            if let error = core.request(
-                .unsubscribe(topicFilters, promise),
+            core.request(
+                .unsubscribe(topicFilters, .unsubscribe(promise)),
                 packet: {
                     .unsubscribe(
                         MQTTUnsubscribe(packetIdentifier: $0, topicFilters: topicFilters, properties: properties))
                 })
-            {
-                promise.fail(error)
-            }
         }
         let unsuback = try await promise.futureResult.get()
         try await core.loop.submit { core.removeFilters(topicFilters) }.get()

@@ -1,45 +1,33 @@
 import NIOCore
 
-/// One TCP (or TLS) connection to the broker and what was negotiated on it. Confined to the
-/// client's event loop.
+/// The socket of one connection to the broker (TCP or TLS), its outgoing buffer and its timers. What was negotiated
+/// on it is protocol state and lives in ``ClientStateMachine/Connection``. Confined to the client's event loop, like
+/// ``ClientCore``, which alone touches it.
 final class MQTTConnection: @unchecked Sendable {
     let id: Int
     let channel: Channel
-    let version: MQTTProtocolVersion
-    /// CONNACK received with success.
-    var established = false
-    /// Set once closing started (protocol violation, DISCONNECT, keepalive timeout).
-    var closing = false
-    /// The broker's Receive Maximum.
-    var sendQuota = 65535
-    /// Whether this connection already released the QoS 2 flows a stale broker may hold (once per connection).
-    var releasedStaleFlows = false
-    /// The broker's Maximum Packet Size.
-    var brokerMaximumPacketSize = MQTTPacket.maximumPacketSize
-    /// The broker's Topic Alias Maximum.
-    var brokerTopicAliasMaximum: UInt16 = 0
-    /// Topic -> alias, assigned by this client on this connection.
-    var outgoingAliases: [String: UInt16] = [:]
-    /// Alias -> topic, assigned by the broker on this connection.
-    var incomingAliases: [UInt16: String] = [:]
     /// Encoded packets waiting for the once-per-tick flush.
     var outbound: ByteBuffer
     var flushScheduled = false
-    var pingOutstanding = false
     var keepAliveTask: RepeatedTask?
     /// Resets the reconnect backoff once the connection has lasted ``MQTTReconnectPolicy/resetAfter``.
     var stableTask: Scheduled<Void>?
     var connectTimeout: Scheduled<Void>?
-    var connectPromise: EventLoopPromise<MQTTConnAck>?
-    /// The error that explains why the connection ended, when known.
-    var lastError: MQTTError?
-    var readPaused = false
 
-    init(id: Int, channel: Channel, version: MQTTProtocolVersion) {
+    init(id: Int, channel: Channel) {
         self.id = id
         self.channel = channel
-        self.version = version
         self.outbound = channel.allocator.buffer(capacity: 4096)
+    }
+
+    func cancelTimers() {
+        channel.eventLoop.assertInEventLoop()
+        keepAliveTask?.cancel()
+        stableTask?.cancel()
+        connectTimeout?.cancel()
+        keepAliveTask = nil
+        stableTask = nil
+        connectTimeout = nil
     }
 }
 
