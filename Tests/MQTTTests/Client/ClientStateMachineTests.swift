@@ -278,29 +278,15 @@ import Testing
     @Test func anOversizedPublishIsSkippedAndAcknowledged() {
         var driver = MachineDriver()
         _ = driver.connect()
-        let id = driver.connectionID
-        #expect(
-            driver.step {
-                $0.skippedOversizedPublish(
-                    topic: "big", qos: .atLeastOnce, packetIdentifier: 7, size: 20 << 20, connectionID: id, &$1)
-            } == ["PUBACK 7 0x80"])
-        #expect(
-            driver.step {
-                $0.skippedOversizedPublish(
-                    topic: "big", qos: .atMostOnce, packetIdentifier: nil, size: 20 << 20, connectionID: id, &$1)
-            } == [])
+        #expect(driver.skipOversized(qos: .atLeastOnce, id: 7) == ["PUBACK 7 0x80"])
+        #expect(driver.skipOversized(qos: .atMostOnce, id: nil) == [])
         #expect(driver.machine.oversizedMessagesSkipped == 2)
     }
 
     @Test func anOversizedQoS2PublishInMQTT311CompletesItsFlowWithoutDelivery() {
         var driver = MachineDriver { $0.protocolVersion = .v311 }
         _ = driver.connect()
-        let id = driver.connectionID
-        #expect(
-            driver.step {
-                $0.skippedOversizedPublish(
-                    topic: "big", qos: .exactlyOnce, packetIdentifier: 8, size: 20 << 20, connectionID: id, &$1)
-            } == ["PUBREC 8"])
+        #expect(driver.skipOversized(qos: .exactlyOnce, id: 8) == ["PUBREC 8"])
         #expect(driver.receive(.pubrel(MQTTPubAck(packetIdentifier: 8))) == ["PUBCOMP 8"])
     }
 }

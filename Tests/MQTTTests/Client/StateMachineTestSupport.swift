@@ -71,6 +71,15 @@ struct MachineDriver {
         }
     }
 
+    /// A 20 MiB PUBLISH the framer skipped as larger than the maximum packet size.
+    mutating func skipOversized(qos: MQTTQoS, id packetIdentifier: UInt16?) -> [String] {
+        let id = connectionID
+        return step {
+            $0.skippedOversizedPublish(
+                topic: "big", qos: qos, packetIdentifier: packetIdentifier, size: 20 << 20, connectionID: id, &$1)
+        }
+    }
+
     /// An incoming PUBLISH with payload `payload`.
     mutating func incoming(
         _ payload: String, topic: String, qos: MQTTQoS, id: UInt16? = nil, dup: Bool = false
