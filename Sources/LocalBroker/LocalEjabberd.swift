@@ -75,7 +75,8 @@ public final class LocalEjabberd: @unchecked Sendable {
             if tls {
                 try FileManager.default.createDirectory(atPath: folder + "/certs", withIntermediateDirectories: true)
                 let made = try await LocalBroker.Certificates.make(in: folder + "/certs")
-                let pem = try String(contentsOfFile: made.serverCert, encoding: .utf8)
+                let pem =
+                    try String(contentsOfFile: made.serverCert, encoding: .utf8)
                     + String(contentsOfFile: made.serverKey, encoding: .utf8)
                 try write(pem, to: folder + "/server.pem")
                 certificates = made
