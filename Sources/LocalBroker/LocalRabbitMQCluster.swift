@@ -221,11 +221,13 @@ public final class LocalRabbitMQCluster: @unchecked Sendable {
                 throw LocalBrokerError(
                     .brokerDidNotStart, "RabbitMQ node \(index + 1) exited: \(output(node: index))")
             }
-            if indices.allSatisfy({ LocalBroker.accepts(port: nodes[$0].mqttPort) }) { return }
+            let ports = indices.flatMap { [nodes[$0].mqttPort, nodes[$0].webMQTTPort] }
+            if ports.allSatisfy({ LocalBroker.accepts(port: $0) }) { return }
             try? await Task.sleep(for: .milliseconds(200))
         }
         throw LocalBrokerError(
-            .brokerDidNotStart, "RabbitMQ MQTT listeners of nodes \(indices.map { $0 + 1 }) not ready in \(seconds) s")
+            .brokerDidNotStart,
+            "RabbitMQ MQTT and Web MQTT listeners of nodes \(indices.map { $0 + 1 }) not ready in \(seconds) s")
     }
 
     private static func pid(in file: String) -> pid_t? {

@@ -26,6 +26,9 @@ struct MatrixBroker: Sendable {
     var connackProperties: MQTTProperties?
     /// Whether `$share/<group>/<filter>` load-balances between the group's members.
     var sharedSubscriptions: Bool
+    /// Whether the broker keeps messages larger than the client's MQTT 5 Maximum Packet Size from it (ejabberd 23.01
+    /// ignores the property and sends them).
+    var honoursClientMaximumPacketSize: Bool
     /// Payload sizes for the large-payload check (each one published and received, compared byte for byte).
     var largePayloads: [Int] = [1 << 20, 20 << 20]
 

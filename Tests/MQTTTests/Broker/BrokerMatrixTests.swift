@@ -21,7 +21,7 @@ struct BrokerMatrixTests {
                 $0.receiveMaximum = 20
                 $0.topicAliasMaximum = 10
             },
-            sharedSubscriptions: true)
+            sharedSubscriptions: true, honoursClientMaximumPacketSize: true)
         try await target.runAllChecks()
     }
 
@@ -40,7 +40,7 @@ struct BrokerMatrixTests {
                     $0.sessionExpiryInterval = 300
                     $0.serverKeepAlive = 60
                 },
-                sharedSubscriptions: false)
+                sharedSubscriptions: false, honoursClientMaximumPacketSize: false)
             try await target.runAllChecks()
             try await target.checkTLS(port: try #require(node.tlsPort), caFile: try #require(node.certificates).caFile)
         } catch {
@@ -55,7 +55,7 @@ struct BrokerMatrixTests {
         do {
             let first = MatrixBroker(
                 name: "rabbitmq-node1", port: cluster.nodes[0].mqttPort, versions: [.v311], maximumQoS: .atLeastOnce,
-                connackProperties: nil, sharedSubscriptions: false)
+                connackProperties: nil, sharedSubscriptions: false, honoursClientMaximumPacketSize: false)
             var second = first
             second.name = "rabbitmq-node2"
             second.port = cluster.nodes[1].mqttPort
@@ -80,6 +80,7 @@ extension MatrixBroker {
             try await checkRetained(version)
             try await checkWill(version)
             try await checkSharedSubscription(version)
+            try await checkClientMaximumPacketSize(version)
         }
         try await checkLargePayloads(versions[0])
     }
@@ -227,6 +228,26 @@ extension MatrixBroker {
             #expect(received.first?.payload == body, "\(name) \(version): \(size) bytes differ")
         }
         #expect(await subscriber.oversizedMessagesSkipped == 0)
+        await publisher.disconnect()
+        await subscriber.disconnect()
+    }
+
+    /// A subscriber whose Maximum Packet Size is 64 KiB and a 128 KiB QoS 1 message, then a small one: a broker that
+    /// honours the MQTT 5 property does not send the large one; any other sends it and the client skips it (counted,
+    /// acknowledged, connection kept). MQTT 3.1.1 has no such property: every broker sends it.
+    func checkClientMaximumPacketSize(_ version: MQTTProtocolVersion) async throws {
+        let topic = "matrix/maxpacket/" + uniqueSuffix()
+        let subscriber = try await client(version, "maxpacket-sub") { $0.maximumPacketSize = 64 * 1024 }
+        let stream = try await subscriber.subscribe(to: topic, qos: .atLeastOnce)
+        let publisher = try await client(version, "maxpacket-pub")
+        try await publisher.publish(to: topic, payload: patternPayload(size: 128 * 1024, seed: 7), qos: .atLeastOnce)
+        try await publisher.publish(to: topic, payload: payload("small"), qos: .atLeastOnce)
+        let received = try await collect(stream, count: 1, seconds: 20)
+        #expect(received.map(\.payloadString) == ["small"], "\(name) \(version)")
+        let skipped = version == .v5 && honoursClientMaximumPacketSize ? 0 : 1
+        #expect(await subscriber.oversizedMessagesSkipped == skipped, "\(name) \(version)")
+        #expect(await subscriber.isConnected, "\(name) \(version)")
+        #expect(await collectFor(stream, seconds: 0.5).isEmpty, "\(name) \(version): the skipped message came again")
         await publisher.disconnect()
         await subscriber.disconnect()
     }
