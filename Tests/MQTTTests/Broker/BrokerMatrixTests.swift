@@ -97,13 +97,14 @@ extension MatrixBroker {
         await client.disconnect()
     }
 
-    /// Every publish QoS against every subscription QoS: 20 messages each, delivered at min(publish, subscription,
+    /// Every publish QoS against every subscription QoS: 50 messages each, delivered at min(publish, subscription,
     /// broker maximum); a QoS 2 publish to a broker that downgrades ends with `qosDowngraded`, never hangs.
     func checkQoSMatrix(_ version: MQTTProtocolVersion) async throws {
         let subscriber = try await client(version, "qos-sub")
         let publisher = try await client(version, "qos-pub")
         let base = "matrix/qos/" + uniqueSuffix()
-        let count = 20
+        // More than mosquitto's Receive Maximum (20) and the client's MQTT 3.1.1 in-flight limit (20) at once.
+        let count = 50
         for subscriptionQoS in MQTTQoS.allCases {
             let stream = try await subscriber.subscribe(
                 to: "\(base)/\(subscriptionQoS.rawValue)/#", qos: subscriptionQoS)
@@ -128,6 +129,11 @@ extension MatrixBroker {
                 #expect(Set(messages.map(\.payloadString)) == Set((0..<count).map { "\($0)" }), "\(name) \(topic)")
                 #expect(messages.allSatisfy { $0.qos.rawValue == delivered && $0.topic == topic }, "\(name) \(topic)")
             }
+        }
+        if version == .v5, let aliases = connackProperties?.topicAliasMaximum, aliases > 0 {
+            // Nine topics, each published 50 times: the broker's Topic Alias Maximum was used.
+            let statistics = try await publisher.aliasStatistics
+            #expect(statistics.assigned == 9 && statistics.sentByAlias == 9 * (count - 1), "\(name): \(statistics)")
         }
         await publisher.disconnect()
         await subscriber.disconnect()
