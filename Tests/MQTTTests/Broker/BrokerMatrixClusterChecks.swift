@@ -81,7 +81,9 @@ extension MatrixBroker {
         let acknowledged = Set(outcomes.filter { (try? $0.value.get()) != nil }.map(\.key))
         let failed = (0..<count).filter { !acknowledged.contains($0) }
         #expect(outcomes.count == count)
-        #expect(acknowledged.count >= killAfter, "acknowledged before the kill: \(acknowledged.count)")
+        // `killAfter` had arrived; at most the in-flight window of them (20 in MQTT 3.1.1) can miss its PUBACK.
+        let window = publisher.configuration.inflightLimitForMQTT311
+        #expect(acknowledged.count >= killAfter - window, "acknowledged before the kill: \(acknowledged.count)")
         #expect(!failed.isEmpty, "the kill came after the whole stream: nothing was in flight")
         for index in failed {
             guard case .failure(let error) = outcomes[index] else { continue }
