@@ -184,3 +184,9 @@ func runTool(
     }
     return output
 }
+
+/// The pid a server wrote to `file` (an Erlang VM's pid file, for example), or nil if there is none yet.
+func readPIDFile(_ file: String) -> pid_t? {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+    return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+}

@@ -166,8 +166,7 @@ public final class LocalEjabberd: @unchecked Sendable {
 
     /// The Erlang VM's pid, from the pid file the node writes.
     public var pid: Int32? {
-        guard let text = try? String(contentsOfFile: folder + "/ejabberd.pid", encoding: .utf8) else { return nil }
-        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        readPIDFile(folder + "/ejabberd.pid")
     }
 
     /// Stops the node (SIGTERM to the VM, SIGKILL after 15 s) and removes its folder.

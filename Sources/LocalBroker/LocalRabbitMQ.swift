@@ -92,8 +92,7 @@ public final class LocalRabbitMQ: @unchecked Sendable {
 
     /// The Erlang VM's pid, from the pid file the node writes.
     private var nodePID: pid_t? {
-        guard let text = try? String(contentsOfFile: folder + "/mnesia/node.pid", encoding: .utf8) else { return nil }
-        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        readPIDFile(folder + "/mnesia/node.pid")
     }
 
     /// Stops the node (SIGTERM to the VM it started, then SIGKILL after 20 s) and removes its folder.

@@ -110,7 +110,7 @@ public final class LocalRabbitMQCluster: @unchecked Sendable {
     /// gone until it restarts) and waits (bounded, 20 s) until the node's process has ended.
     public func kill(node index: Int) async {
         let node = nodes[index]
-        if let pid = Self.pid(in: node.pidFile) { _ = sendSignal(pid, SIGKILL) }
+        if let pid = readPIDFile(node.pidFile) { _ = sendSignal(pid, SIGKILL) }
         guard let wrapper = lock.withLock({ wrappers[index] }) else { return }
         if await wrapper.wait(timeout: .seconds(20)) == nil { _ = await wrapper.killNow() }
     }
@@ -124,12 +124,12 @@ public final class LocalRabbitMQCluster: @unchecked Sendable {
         guard !alreadyStopped else { return }
         let running = nodes.indices.filter { isRunning(node: $0) }
         for index in running {
-            if let pid = Self.pid(in: nodes[index].pidFile) { _ = sendSignal(pid, SIGTERM) }
+            if let pid = readPIDFile(nodes[index].pidFile) { _ = sendSignal(pid, SIGTERM) }
         }
         for index in running {
             guard let wrapper = lock.withLock({ wrappers[index] }) else { continue }
             if await wrapper.wait(timeout: .seconds(20)) == nil {
-                if let pid = Self.pid(in: nodes[index].pidFile) { _ = sendSignal(pid, SIGKILL) }
+                if let pid = readPIDFile(nodes[index].pidFile) { _ = sendSignal(pid, SIGKILL) }
                 if await wrapper.wait(timeout: .seconds(10)) == nil { _ = await wrapper.killNow() }
             }
         }
@@ -228,10 +228,5 @@ public final class LocalRabbitMQCluster: @unchecked Sendable {
         throw LocalBrokerError(
             .brokerDidNotStart,
             "RabbitMQ MQTT and Web MQTT listeners of nodes \(indices.map { $0 + 1 }) not ready in \(seconds) s")
-    }
-
-    private static func pid(in file: String) -> pid_t? {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
-        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
