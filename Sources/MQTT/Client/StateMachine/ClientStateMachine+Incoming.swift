@@ -244,7 +244,8 @@ extension ClientStateMachine {
         fail(request, .client(.timeout, .unspecifiedError, "no acknowledgement in time"), &actions)
     }
 
-    private func fail(_ request: Request, _ error: MQTTError, _ actions: inout Actions) {
+    /// Fails the caller of `request` (a resubscribe has none).
+    func fail(_ request: Request, _ error: MQTTError, _ actions: inout Actions) {
         switch request {
         case .subscribe(_, let token): if let token { actions.append(.failRequest(token, error)) }
         case .unsubscribe(_, let token): actions.append(.failRequest(token, error))

@@ -409,10 +409,7 @@ struct ClientStateMachine<PublishToken, RequestToken> {
     private mutating func failRequests(_ error: MQTTError, _ actions: inout Actions) {
         for (id, request) in requests.sorted(by: { $0.key < $1.key }) {
             actions.append(.cancelRequestTimer(id))
-            switch request {
-            case .subscribe(_, let token): if let token { actions.append(.failRequest(token, error)) }
-            case .unsubscribe(_, let token): actions.append(.failRequest(token, error))
-            }
+            fail(request, error, &actions)
         }
         requests.removeAll()
     }
