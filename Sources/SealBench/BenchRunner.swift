@@ -278,7 +278,7 @@ struct Endpoint: Sendable {
             tls = options
         }
         var configuration = MQTTClientConfiguration(
-            host: host, port: port, clientID: id, keepAlive: 30, username: external?.username,
+            host: host, port: port, clientID: id, keepAlive: .seconds(30), username: external?.username,
             password: external?.password, tls: tls)
         configuration.reconnect = .disabled
         configuration.connectTimeout = .seconds(5)

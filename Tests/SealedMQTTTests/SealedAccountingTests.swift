@@ -62,7 +62,7 @@ struct SealedResumedSessionTests {
         }
         func persistent(_ configuration: inout MQTTClientConfiguration) {
             configuration.cleanStart = false
-            configuration.sessionExpiryInterval = 3600
+            configuration.sessionExpiryInterval = .seconds(3600)
         }
         let first = try await broker.sealedClient("resume-sub", keys: try keys.watcher(), mqtt: persistent)
         _ = try await first.subscribe(to: "resume/#", qos: .atLeastOnce)

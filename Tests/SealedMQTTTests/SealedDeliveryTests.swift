@@ -117,7 +117,7 @@ struct SealedDeliveryTests {
             try keyring.newSigningIdentity()
         }
         func resuming(_ configuration: inout MQTTClientConfiguration) {
-            configuration.sessionExpiryInterval = 3600
+            configuration.sessionExpiryInterval = .seconds(3600)
             configuration.cleanStart = false  // mosquitto 2.0.11 persists MQTT 5 sessions only without Clean Start
             configuration.reconnect = MQTTReconnectPolicy(
                 initialDelay: .milliseconds(50), maximumDelay: .milliseconds(500), maximumAttempts: 100)

@@ -41,15 +41,33 @@ final class ClientCore: @unchecked Sendable {
     /// QoS 0 publishes whose caller waits for the socket to become writable.
     private var writabilityWaiters: [PublishPromise] = []
     private var closedWaiters: [EventLoopPromise<Void>] = []
+    /// Callers of `waitUntilAcknowledged()`: completed once no QoS 1/2 message is in flight or waiting.
+    private var acknowledgementWaiters: [EventLoopPromise<Void>] = []
     let submissions = PublishSubmissions()
+    /// The on-disk session, when configured.
+    private let store: SessionStore?
+    private var storeCommitScheduled = false
 
-    init(configuration: MQTTClientConfiguration, loop: EventLoop, sslContext: NIOSSLContext?) {
+    init(configuration: MQTTClientConfiguration, loop: EventLoop, sslContext: NIOSSLContext?, store: SessionStore?) {
         self.configuration = configuration
         self.loop = loop
         self.sslContext = sslContext
+        self.store = store
         self.machine = StateMachine(configuration: configuration)
         self.logger = configuration.logger
         logger[metadataKey: "mqtt.client"] = .string(machine.clientID)
+        if let store {
+            let session = store.session
+            machine.restore(session)
+            if store.droppedTornTail {
+                logger.warning("the session store's last record was torn (a crash mid-write): dropped")
+            }
+            if !session.isEmpty {
+                logger.info(
+                    "resuming the stored session: \(session.outgoingByKey.count) unacknowledged messages, \(session.incomingQoS2.count) open incoming QoS 2 flows"
+                )
+            }
+        }
     }
 
     // MARK: - State, for the client facade and tests
@@ -97,7 +115,7 @@ final class ClientCore: @unchecked Sendable {
         let maximumPacketSize = configuration.maximumPacketSize
         let bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(configuration.connectTimeout)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
@@ -138,14 +156,50 @@ final class ClientCore: @unchecked Sendable {
     func drainSubmissions() {
         loop.assertInEventLoop()
         var actions = Actions()
-        for (publish, promise) in submissions.take() {
-            if let promise {
-                machine.publish(publish, token: promise, &actions)
-            } else {
+        let taken = submissions.take()
+        // With a session store, the batch's QoS 1/2 messages are stored (one write) before the state machine sees
+        // them; if the store refuses, none of them is accepted.
+        var keys: [UInt64] = []
+        var storeError: MQTTError?
+        if let store, machine.phase != .closed, machine.phase != .idle {
+            var toStore: [MQTTPublish] = []
+            for submission in taken {
+                switch submission {
+                case .qos0: break
+                case .acknowledged(let publish, _), .enqueued(let publish, _): toStore.append(publish)
+                }
+            }
+            if !toStore.isEmpty {
+                do throws(MQTTError) {
+                    keys = try store.accept(toStore)
+                } catch {
+                    storeError = error
+                }
+            }
+        }
+        var nextKey = keys.makeIterator()
+        var accepted: [EventLoopPromise<Void>] = []
+        for submission in taken {
+            switch submission {
+            case .qos0(let publish):
                 machine.publishQoS0(publish, &actions)
+            case .acknowledged(let publish, let promise):
+                if let storeError {
+                    promise.fail(storeError)
+                } else {
+                    machine.publish(publish, token: promise, storeKey: nextKey.next(), &actions)
+                }
+            case .enqueued(let publish, let promise):
+                if let storeError {
+                    promise.fail(storeError)
+                } else {
+                    machine.publish(publish, token: nil, storeKey: nextKey.next(), &actions)
+                    accepted.append(promise)
+                }
             }
         }
         run(actions)
+        for promise in accepted { promise.succeed() }
         if let connection, machine.isUsable, !connection.channel.isWritable {
             submissions.update(blocked: true)
         } else {
@@ -175,6 +229,7 @@ final class ClientCore: @unchecked Sendable {
         var actions = Actions()
         machine.disconnect(reason: reason, properties: properties, &actions)
         run(actions)
+        commitStore()
         guard let connection else { return loop.makeSucceededVoidFuture() }
         let buffer = connection.outbound
         connection.outbound.clear()
@@ -192,6 +247,19 @@ final class ClientCore: @unchecked Sendable {
         run(actions)
         guard let connection else { return loop.makeSucceededVoidFuture() }
         return connection.channel.close().flatMapError { _ in self.loop.makeSucceededVoidFuture() }
+    }
+
+    /// A future that completes once no QoS 1/2 message is in flight or waiting for the send window.
+    func acknowledged() -> EventLoopFuture<Void> {
+        loop.assertInEventLoop()
+        if machine.phase == .closed, machine.hasOutgoing || store?.session.outgoingByKey.isEmpty == false {
+            return loop.makeFailedFuture(
+                machine.closeError ?? .client(.clientShutDown, .unspecifiedError, "the client was shut down"))
+        }
+        guard machine.hasOutgoing else { return loop.makeSucceededVoidFuture() }
+        let promise = loop.makePromise(of: Void.self)
+        acknowledgementWaiters.append(promise)
+        return promise.futureResult
     }
 
     /// A future that completes when the client stops for good.
@@ -281,6 +349,15 @@ final class ClientCore: @unchecked Sendable {
         for waiter in waiters { waiter.succeed(.success) }
     }
 
+    /// Nobody holds stream `id` any more (called from whichever thread dropped the last reference).
+    private func streamAbandoned(_ id: Int) {
+        loop.execute {
+            var actions = Actions()
+            self.machine.streamAbandoned(id, &actions)
+            self.run(actions)
+        }
+    }
+
     /// A stream's consumer drained it (called from the consumer's thread).
     private func streamDrained(_ id: Int) {
         loop.execute {
@@ -294,6 +371,23 @@ final class ClientCore: @unchecked Sendable {
 
     private func run(_ actions: Actions) {
         actions.forEach(perform)
+        if !acknowledgementWaiters.isEmpty, !machine.hasOutgoing {
+            let waiters = acknowledgementWaiters
+            acknowledgementWaiters.removeAll()
+            for waiter in waiters { waiter.succeed() }
+        }
+    }
+
+    /// Writes the session store's buffered records; a failure is logged, and new messages are refused while it
+    /// stands (``SessionStore/accept(_:)`` retries the write first).
+    private func commitStore() {
+        storeCommitScheduled = false
+        guard let store, store.hasBufferedRecords else { return }
+        do throws(MQTTError) {
+            try store.commit()
+        } catch {
+            logger.error("\(error)")
+        }
     }
 
     private func perform(_ action: StateMachine.Action) {
@@ -308,7 +402,7 @@ final class ClientCore: @unchecked Sendable {
                 return
             }
             let id = connection.id
-            connection.connectTimeout = loop.scheduleTask(in: configuration.connectTimeout) {
+            connection.connectTimeout = loop.scheduleTask(in: TimeAmount(configuration.connectTimeout)) {
                 var actions = Actions()
                 self.machine.connectTimedOut(id: id, &actions)
                 self.run(actions)
@@ -344,6 +438,7 @@ final class ClientCore: @unchecked Sendable {
             if let disconnect {
                 try? MQTTPacket.disconnect(disconnect).encode(into: &connection.outbound, version: .v5)
             }
+            commitStore()
             let buffer = connection.outbound
             connection.outbound.clear()
             let channel = connection.channel
@@ -384,12 +479,19 @@ final class ClientCore: @unchecked Sendable {
                 machine.requestNotSent(packetIdentifier: id, error: error, &actions)
                 run(actions)
             }
+        case .persist(let record):
+            guard let store else { return }
+            store.append(record)
+            if !storeCommitScheduled {
+                storeCommitScheduled = true
+                loop.execute { self.commitStore() }
+            }
         case .succeedPublish(let promise, let code):
             promise.succeed(code)
         case .failPublish(let promise, let error):
             promise.fail(error)
         case .startRequestTimer(let id):
-            requestTimers[id] = loop.scheduleTask(in: configuration.requestTimeout) {
+            requestTimers[id] = loop.scheduleTask(in: TimeAmount(configuration.requestTimeout)) {
                 self.requestTimers.removeValue(forKey: id)
                 var actions = Actions()
                 self.machine.requestTimedOut(packetIdentifier: id, &actions)
@@ -405,7 +507,8 @@ final class ClientCore: @unchecked Sendable {
                     suback,
                     box.map {
                         MQTTMessageStream(
-                            topicFilters: $0.topicFilters, grantedReasonCodes: suback.reasonCodes, box: $0)
+                            topicFilters: $0.topicFilters, grantedReasonCodes: suback.reasonCodes, box: $0,
+                            lifetime: StreamLifetime(id: $0.id) { [weak self] id in self?.streamAbandoned(id) })
                     }
                 ))
         case .succeedUnsubscribe(let token, let unsuback):
@@ -442,6 +545,12 @@ final class ClientCore: @unchecked Sendable {
             let failure = error ?? .client(.clientShutDown, .unspecifiedError, "the client was shut down")
             submissions.update(connected: false, blocked: false, closedError: failure)
             drainSubmissions()
+            // The store is released (written, unlocked) once the client stops: a new client may take it over.
+            commitStore()
+            store?.close()
+            let acknowledgementWaiters = self.acknowledgementWaiters
+            self.acknowledgementWaiters.removeAll()
+            for waiter in acknowledgementWaiters { waiter.fail(failure) }
             let waiters = closedWaiters
             closedWaiters.removeAll()
             for waiter in waiters {
@@ -497,6 +606,8 @@ final class ClientCore: @unchecked Sendable {
     private func flush(_ connection: MQTTConnection) {
         connection.flushScheduled = false
         guard connection.outbound.readableBytes > 0 else { return }
+        // The store's records reach the file before the packets that depend on them reach the broker.
+        commitStore()
         let buffer = connection.outbound
         connection.outbound = connection.channel.allocator.buffer(capacity: max(4096, buffer.readableBytes))
         connection.channel.writeAndFlush(buffer, promise: nil)

@@ -29,11 +29,18 @@ public final class MQTTClient: Sendable, Service {
 
     /// Creates a client; nothing is connected yet.
     ///
-    /// - Throws: ``MQTTError`` with ``MQTTError/Code/tlsFailure`` when the TLS files cannot be loaded.
+    /// With ``MQTTClientConfiguration/sessionStore`` set, the store is opened (and locked) here, and the session it
+    /// holds is resumed by the first ``connect()``: its unacknowledged messages are sent first.
+    ///
+    /// - Throws: ``MQTTError`` with ``MQTTError/Code/tlsFailure`` when the TLS files cannot be loaded;
+    ///   ``MQTTError/Code/sessionStoreFailed`` or ``MQTTError/Code/sessionStoreMismatch`` when the session store
+    ///   cannot be used; ``MQTTError/Code/invalidArgument`` for a session store without a fixed client id and
+    ///   `cleanStart` false.
     public init(
         configuration: MQTTClientConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) throws {
+        try configuration.validateTimes()
         self.configuration = configuration
         var sslContext: NIOSSLContext?
         if let tls = configuration.tls {
@@ -55,7 +62,17 @@ public final class MQTTClient: Sendable, Service {
                 throw MQTTError.client(.tlsFailure, .unspecifiedError, "cannot load TLS files: \(error)")
             }
         }
-        self.core = ClientCore(configuration: configuration, loop: eventLoopGroup.next(), sslContext: sslContext)
+        var store: SessionStore?
+        if let options = configuration.sessionStore {
+            guard !configuration.clientID.isEmpty, !configuration.cleanStart else {
+                throw MQTTError(
+                    .invalidArgument, reasonCode: .implementationSpecificError,
+                    "a session store needs a persistent session: a fixed client id and cleanStart false")
+            }
+            store = try SessionStore(options: options, clientID: configuration.clientID)
+        }
+        self.core = ClientCore(
+            configuration: configuration, loop: eventLoopGroup.next(), sslContext: sslContext, store: store)
     }
 
     /// The client identifier in use (the broker may assign one in MQTT 5).
@@ -140,14 +157,7 @@ public final class MQTTClient: Sendable, Service {
         to topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false,
         properties: MQTTProperties = MQTTProperties()
     ) async throws -> MQTTReasonCode {
-        try MQTTTopic.validateName(topic)
-        if payload.readableBytes > configuration.maximumPacketSize {
-            throw MQTTError(.packetTooLarge, reasonCode: .packetTooLarge, "payload larger than the maximum packet size")
-        }
-        if configuration.protocolVersion == .v311 && !properties.isEmpty {
-            throw MQTTError(.invalidArgument, reasonCode: .protocolError, "MQTT 3.1.1 has no PUBLISH properties")
-        }
-        let publish = MQTTPublish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        let publish = try makePublish(topic, payload, qos, retain, properties)
         let core = self.core
         if qos == .atMostOnce {
             switch core.submissions.submitQoS0(publish) {
@@ -160,10 +170,58 @@ public final class MQTTClient: Sendable, Service {
             }
         }
         let promise = core.loop.makePromise(of: MQTTReasonCode.self)
-        if core.submissions.submit(publish, promise: promise) {
+        if core.submissions.submit(.acknowledged(publish, promise)) {
             core.loop.execute { core.drainSubmissions() }
         }
         return try await promise.futureResult.get()
+    }
+
+    /// Hands a QoS 1 or 2 message over without waiting for the broker: returns once the client took it, which with
+    /// a session store (``MQTTClientConfiguration/sessionStore``) means once the store holds it (with the store's
+    /// ``MQTTSessionStoreOptions/durability``). From then on the client delivers it, across reconnects and, with a
+    /// store, across a crash and restart. Messages go out in the order they were handed over; a failure reported
+    /// by the broker afterwards is logged. ``waitUntilAcknowledged()`` waits for the broker.
+    ///
+    /// - Throws: ``MQTTError``: ``MQTTError/Code/invalidArgument`` for QoS 0, ``MQTTError/Code/invalidTopic``,
+    ///   ``MQTTError/Code/packetTooLarge``, ``MQTTError/Code/sessionStoreFailed`` (the store could not write it, e.g.
+    ///   a full disk: the message was not accepted), ``MQTTError/Code/notConnected`` before the first ``connect()``,
+    ///   ``MQTTError/Code/clientShutDown``.
+    public func enqueue(
+        to topic: String, payload: ByteBuffer, qos: MQTTQoS = .atLeastOnce, retain: Bool = false,
+        properties: MQTTProperties = MQTTProperties()
+    ) async throws {
+        guard qos != .atMostOnce else {
+            throw MQTTError(.invalidArgument, reasonCode: .implementationSpecificError, "enqueue takes QoS 1 or 2")
+        }
+        let publish = try makePublish(topic, payload, qos, retain, properties)
+        let core = self.core
+        let promise = core.loop.makePromise(of: Void.self)
+        if core.submissions.submit(.enqueued(publish, promise)) {
+            core.loop.execute { core.drainSubmissions() }
+        }
+        try await promise.futureResult.get()
+    }
+
+    /// Waits until no QoS 1/2 message is in flight or waiting for the send window: every message handed over (and
+    /// every one resumed from the session store) was acknowledged or failed.
+    ///
+    /// - Throws: the error that stopped the client while messages were still outstanding.
+    public func waitUntilAcknowledged() async throws {
+        let core = self.core
+        try await core.loop.flatSubmit { core.acknowledged() }.get()
+    }
+
+    private func makePublish(
+        _ topic: String, _ payload: ByteBuffer, _ qos: MQTTQoS, _ retain: Bool, _ properties: MQTTProperties
+    ) throws(MQTTError) -> MQTTPublish {
+        try MQTTTopic.validateName(topic)
+        if payload.readableBytes > configuration.maximumPacketSize {
+            throw MQTTError(.packetTooLarge, reasonCode: .packetTooLarge, "payload larger than the maximum packet size")
+        }
+        if configuration.protocolVersion == .v311 && !properties.isEmpty {
+            throw MQTTError(.invalidArgument, reasonCode: .protocolError, "MQTT 3.1.1 has no PUBLISH properties")
+        }
+        return MQTTPublish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
     }
 
     /// Subscribes and returns the messages that match these filters.

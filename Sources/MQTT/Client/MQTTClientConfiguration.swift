@@ -39,14 +39,15 @@ public struct MQTTTLSOptions: Sendable, Hashable {
     }
 }
 
-/// How ``MQTTClient`` reconnects after a connection it had is lost.
+/// How ``MQTTClient`` reconnects after a connection it had is lost. Times are `Duration`s, as everywhere in the
+/// public API.
 public struct MQTTReconnectPolicy: Sendable, Hashable {
     /// Whether to reconnect at all.
     public var enabled: Bool
     /// The first delay.
-    public var initialDelay: TimeAmount
+    public var initialDelay: Duration
     /// The largest delay; delays double from ``initialDelay`` up to this.
-    public var maximumDelay: TimeAmount
+    public var maximumDelay: Duration
     /// Jitter: each delay is multiplied by a random factor in `1 - jitter ... 1`.
     public var jitter: Double
     /// Attempts before giving up (``MQTTError/Code/reconnectLimitReached``); `nil` retries forever.
@@ -54,12 +55,12 @@ public struct MQTTReconnectPolicy: Sendable, Hashable {
     /// How long a connection must last before the backoff starts over. A connection that the broker accepts
     /// and drops sooner counts as one more failed attempt, so the delay keeps growing (and
     /// ``maximumAttempts`` is reached) against a broker that drops every connection right after CONNACK.
-    public var resetAfter: TimeAmount
+    public var resetAfter: Duration
 
     /// Creates a policy.
     public init(
-        enabled: Bool = true, initialDelay: TimeAmount = .milliseconds(100), maximumDelay: TimeAmount = .seconds(30),
-        jitter: Double = 0.5, maximumAttempts: Int? = nil, resetAfter: TimeAmount = .seconds(10)
+        enabled: Bool = true, initialDelay: Duration = .milliseconds(100), maximumDelay: Duration = .seconds(30),
+        jitter: Double = 0.5, maximumAttempts: Int? = nil, resetAfter: Duration = .seconds(10)
     ) {
         self.resetAfter = resetAfter
         self.enabled = enabled
@@ -75,7 +76,9 @@ public struct MQTTReconnectPolicy: Sendable, Hashable {
     /// The delay before attempt `attempt` (1-based), with jitter.
     func delay(attempt: Int) -> TimeAmount {
         let exponent = min(max(attempt - 1, 0), 30)
-        let base = min(Double(initialDelay.nanoseconds) * Double(1 << exponent), Double(maximumDelay.nanoseconds))
+        let base = min(
+            Double(TimeAmount(initialDelay).nanoseconds) * Double(1 << exponent),
+            Double(TimeAmount(maximumDelay).nanoseconds))
         let factor = jitter > 0 ? Double.random(in: (1 - jitter)...1) : 1
         return .nanoseconds(Int64(base * factor))
     }
@@ -94,10 +97,12 @@ public struct MQTTClientConfiguration: Sendable {
     /// Clean start (MQTT 5) / clean session (3.1.1) on the first connection. Reconnects always
     /// ask to resume the session.
     public var cleanStart: Bool
-    /// MQTT 5 Session Expiry Interval in seconds (0: the session ends with the connection).
-    public var sessionExpiryInterval: UInt32
-    /// Keepalive in seconds (0 disables PINGREQ).
-    public var keepAlive: UInt16
+    /// MQTT 5 Session Expiry Interval: how long the broker keeps the session after the connection ends (zero: it ends
+    /// with the connection; ``sessionNeverExpires`` or longer: it never expires). Sent in whole seconds, rounded up.
+    public var sessionExpiryInterval: Duration
+    /// Keepalive: the client sends PINGREQ when it has sent nothing for this long (zero disables it). Whole seconds
+    /// up to 65,535, rounded up.
+    public var keepAlive: Duration
     /// User name.
     public var username: String?
     /// Password.
@@ -122,20 +127,24 @@ public struct MQTTClientConfiguration: Sendable {
     /// Per-subscription buffer of received messages; see ``MQTTMessageStream`` for the policy.
     public var subscriptionBufferCapacity: Int
     /// Bound on CONNECT -> CONNACK (and the TCP/TLS connect).
-    public var connectTimeout: TimeAmount
+    public var connectTimeout: Duration
     /// Bound on SUBSCRIBE -> SUBACK and UNSUBSCRIBE -> UNSUBACK.
-    public var requestTimeout: TimeAmount
+    public var requestTimeout: Duration
     /// Reconnection after a lost connection.
     public var reconnect: MQTTReconnectPolicy
     /// Extra CONNECT properties (MQTT 5), e.g. user properties.
     public var connectProperties: MQTTProperties
+    /// The on-disk session store (`nil`, the default: the session lives in memory and a process crash loses the
+    /// messages in flight). It needs a fixed ``clientID`` and ``cleanStart`` `false`.
+    public var sessionStore: MQTTSessionStoreOptions?
     /// The logger.
     public var logger: Logger
 
     /// Creates a configuration.
     public init(
         host: String, port: Int = 1883, protocolVersion: MQTTProtocolVersion = .v5, clientID: String = "",
-        cleanStart: Bool = true, sessionExpiryInterval: UInt32 = 0, keepAlive: UInt16 = 60, username: String? = nil,
+        cleanStart: Bool = true, sessionExpiryInterval: Duration = .zero, keepAlive: Duration = .seconds(60),
+        username: String? = nil,
         password: String? = nil, will: MQTTWill? = nil, tls: MQTTTLSOptions? = nil
     ) {
         self.host = host
@@ -159,6 +168,36 @@ public struct MQTTClientConfiguration: Sendable {
         self.requestTimeout = .seconds(10)
         self.reconnect = MQTTReconnectPolicy()
         self.connectProperties = MQTTProperties()
+        self.sessionStore = nil
         self.logger = Logger(label: "mqtt.client")
+    }
+}
+
+extension MQTTClientConfiguration {
+    /// A ``sessionExpiryInterval`` that never expires (the MQTT 5 value 0xFFFFFFFF).
+    public static let sessionNeverExpires = Duration.seconds(UInt32.max)
+
+    /// ``keepAlive`` as CONNECT carries it.
+    var keepAliveSeconds: UInt16 { UInt16(clamping: Self.wholeSeconds(keepAlive)) }
+
+    /// ``sessionExpiryInterval`` as CONNECT carries it.
+    var sessionExpirySeconds: UInt32 { UInt32(clamping: Self.wholeSeconds(sessionExpiryInterval)) }
+
+    /// `duration` in whole seconds, rounded up (negative: 0).
+    static func wholeSeconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 0 }
+        return attoseconds > 0 ? seconds + 1 : seconds
+    }
+
+    /// Refuses values CONNECT cannot carry.
+    func validateTimes() throws(MQTTError) {
+        for (name, value) in [
+            ("keepAlive", keepAlive), ("sessionExpiryInterval", sessionExpiryInterval),
+            ("connectTimeout", connectTimeout), ("requestTimeout", requestTimeout),
+        ] where value < .zero {
+            throw MQTTError.invalidArgument("\(name) is negative")
+        }
+        if keepAlive > .seconds(65_535) { throw MQTTError.invalidArgument("keepAlive is over 65,535 seconds") }
     }
 }

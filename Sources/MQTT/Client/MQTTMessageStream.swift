@@ -48,6 +48,12 @@ public struct MQTTMessage: Sendable, Hashable {
 /// The sequence ends when the subscription is removed (``MQTTClient/unsubscribe(_:properties:)``)
 /// or the client disconnects; it throws when the client gives up after a lost connection.
 /// Only one task may iterate a stream.
+///
+/// **Dropping a stream ends its subscription.** Once the stream, its copies and its iterators are all gone (a
+/// `for await` loop left with `break` and the stream out of scope), the client ends the stream and unsubscribes its
+/// filters that no other stream uses: an abandoned subscription never fills its buffer and never holds reading
+/// paused for the client's other subscriptions. Keep the stream while the subscription is wanted, also one made
+/// only so that a persistent session keeps it.
 public struct MQTTMessageStream: AsyncSequence, Sendable {
     /// The element type.
     public typealias Element = MQTTMessage
@@ -57,27 +63,44 @@ public struct MQTTMessageStream: AsyncSequence, Sendable {
     /// The SUBACK reason codes (granted QoS per filter).
     public let grantedReasonCodes: [MQTTReasonCode]
     let box: StreamBox
+    let lifetime: StreamLifetime
 
-    init(topicFilters: [String], grantedReasonCodes: [MQTTReasonCode], box: StreamBox) {
+    init(topicFilters: [String], grantedReasonCodes: [MQTTReasonCode], box: StreamBox, lifetime: StreamLifetime) {
         self.topicFilters = topicFilters
         self.grantedReasonCodes = grantedReasonCodes
         self.box = box
+        self.lifetime = lifetime
     }
 
     /// Creates the iterator.
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(box: box)
+        AsyncIterator(box: box, lifetime: lifetime)
     }
 
     /// The iterator.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let box: StreamBox
+        let lifetime: StreamLifetime
 
         /// The next message, `nil` at the end.
         public mutating func next() async throws -> MQTTMessage? {
             try await box.next()
         }
     }
+}
+
+/// Held by an ``MQTTMessageStream``, its copies and its iterators, and by nothing else: when the last of them goes,
+/// `onAbandon` tells the client that nobody reads stream `id` any more.
+final class StreamLifetime: Sendable {
+    let id: Int
+    private let onAbandon: @Sendable (Int) -> Void
+
+    init(id: Int, onAbandon: @escaping @Sendable (Int) -> Void) {
+        self.id = id
+        self.onAbandon = onAbandon
+    }
+
+    deinit { onAbandon(id) }
 }
 
 /// A topic filter prepared for matching many topic names cheaply.

@@ -6,8 +6,18 @@ import NIOCore
 /// for the loop at all unless the connection pushes back (socket not writable, or too many
 /// messages not yet taken by the loop), which bounds memory.
 final class PublishSubmissions: Sendable {
+    /// One message handed over.
+    enum Submission {
+        /// QoS 0, nobody waits.
+        case qos0(MQTTPublish)
+        /// QoS 1/2 from `publish`: the promise completes on PUBACK / PUBCOMP.
+        case acknowledged(MQTTPublish, PublishPromise)
+        /// QoS 1/2 from `enqueue`: the promise completes once the client (and its session store) took the message.
+        case enqueued(MQTTPublish, EventLoopPromise<Void>)
+    }
+
     private struct State {
-        var pending: [(MQTTPublish, PublishPromise?)] = []
+        var pending: [Submission] = []
         var drainScheduled = false
         var connected = false
         var blocked = false
@@ -20,11 +30,11 @@ final class PublishSubmissions: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
-    /// Queues a QoS 1/2 publish (its promise completes on PUBACK / PUBCOMP). Returns whether the
+    /// Queues a QoS 1/2 publish (``Submission/acknowledged(_:_:)`` or ``Submission/enqueued(_:_:)``). Returns whether the
     /// caller must schedule a drain on the loop.
-    func submit(_ publish: MQTTPublish, promise: PublishPromise) -> Bool {
+    func submit(_ submission: Submission) -> Bool {
         state.withLockedValue { state in
-            state.pending.append((publish, promise))
+            state.pending.append(submission)
             defer { state.drainScheduled = true }
             return !state.drainScheduled
         }
@@ -42,7 +52,7 @@ final class PublishSubmissions: Sendable {
             guard state.connected else {
                 return .refused(.client(.notConnected, .unspecifiedError, "QoS 0 publish while disconnected"))
             }
-            state.pending.append((publish, nil))
+            state.pending.append(.qos0(publish))
             let schedule = !state.drainScheduled
             state.drainScheduled = true
             return .queued(
@@ -65,7 +75,7 @@ final class PublishSubmissions: Sendable {
     }
 
     /// Takes everything queued (on the loop).
-    func take() -> [(MQTTPublish, PublishPromise?)] {
+    func take() -> [Submission] {
         state.withLockedValue { state in
             state.drainScheduled = false
             defer { state.pending.removeAll(keepingCapacity: true) }

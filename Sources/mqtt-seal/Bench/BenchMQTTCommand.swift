@@ -61,6 +61,12 @@ struct BenchMQTTCommand: AsyncParsableCommand {
             """)
     var maxQueued: String = "1000"
 
+    @Option(
+        help: ArgumentHelp(
+            "Also run every QoS 1/2 case with the publisher's session store in this folder (write, then sync).",
+            valueName: "folder"))
+    var store: String?
+
     func run() async throws {
         try await runReportingFailures {
             let plan = try makePlan()
@@ -86,10 +92,15 @@ struct BenchMQTTCommand: AsyncParsableCommand {
             do {
                 for qos in plan.qosLevels {
                     for size in plan.sizes {
-                        let result = try await MQTTThroughput(
-                            host: endpoint.host, port: endpoint.port, plan: plan, qos: qos, size: size
-                        ).run()
-                        result.report()
+                        // Without and with the store alternate against the same broker, in one run.
+                        let modes: [MQTTThroughput.StoreMode] =
+                            plan.storeFolder != nil && qos != .atMostOnce ? [.none, .write, .sync] : [.none]
+                        for mode in modes {
+                            var run = MQTTThroughput(
+                                host: endpoint.host, port: endpoint.port, plan: plan, qos: qos, size: size)
+                            run.store = mode
+                            try await run.run().report()
+                        }
                     }
                 }
             } catch {
@@ -116,6 +127,6 @@ struct BenchMQTTCommand: AsyncParsableCommand {
             count: try BrokerOptions.integer(count, flag: "--count", in: 1...10_000_000),
             timeLimit: .seconds(try BrokerOptions.integer(timeLimit, flag: "--time-limit", in: 1...600)),
             maxInflight: try BrokerOptions.integer(maxInflight, flag: "--max-inflight", in: 1...65_535),
-            maxQueued: queued)
+            maxQueued: queued, storeFolder: store)
     }
 }

@@ -14,6 +14,18 @@ struct MQTTThroughput: Sendable {
         var timeLimit: Duration
         var maxInflight: Int
         var maxQueued: Int
+        /// With a folder, QoS 1/2 runs are repeated with the publisher's session store in it (see ``StoreMode``).
+        var storeFolder: String?
+    }
+
+    /// Whether the publisher keeps its session on disk during a run.
+    enum StoreMode: String, Sendable, CaseIterable {
+        /// No store (the in-memory session).
+        case none
+        /// ``MQTTSessionStoreOptions/Durability/processCrash``: written to the kernel, not flushed.
+        case write
+        /// ``MQTTSessionStoreOptions/Durability/synchronized``: flushed to the disk per batch.
+        case sync
     }
 
     /// The figures of one run.
@@ -29,6 +41,7 @@ struct MQTTThroughput: Sendable {
         var publishSeconds: Double
         var receiveSeconds: Double
         var stoppedByTimeLimit: Bool
+        var store: StoreMode
 
         var lost: Int { sent - unique }
         var publishRate: Double { publishSeconds > 0 ? Double(sent) / publishSeconds : 0 }
@@ -39,7 +52,9 @@ struct MQTTThroughput: Sendable {
             let version = version == .v5 ? "5" : "3.1.1"
             let limited = stoppedByTimeLimit ? " (stopped by --time-limit)" : ""
             let lossPercent = sent > 0 ? Double(lost) * 100 / Double(sent) : 0
-            print("run         QoS \(qos.rawValue), \(size) B payload, \(requested) messages, MQTT \(version)")
+            let stored = store == .none ? "" : ", session store (\(store.rawValue))"
+            print(
+                "run         QoS \(qos.rawValue), \(size) B payload, \(requested) messages, MQTT \(version)\(stored)")
             print(
                 "  published \(sent) in \(fixed(publishSeconds, 3)) s: \(fixed(publishRate, 0)) msg/s\(limited)")
             print(
@@ -50,7 +65,7 @@ struct MQTTThroughput: Sendable {
                 "result qos=\(qos.rawValue) size=\(size) protocol=\(version) sent=\(sent) received=\(received) "
                     + "lost=\(lost) duplicates=\(duplicates) seconds=\(fixed(receiveSeconds, 3)) "
                     + "msg_per_s=\(fixed(receiveRate, 0)) mb_per_s=\(fixed(megabytesPerSecond, 2)) "
-                    + "publish_msg_per_s=\(fixed(publishRate, 0))")
+                    + "publish_msg_per_s=\(fixed(publishRate, 0)) store=\(store.rawValue)")
         }
     }
 
@@ -59,6 +74,7 @@ struct MQTTThroughput: Sendable {
     let plan: Plan
     let qos: MQTTQoS
     let size: Int
+    var store = StoreMode.none
 
     /// Counters the receiver updates and the publisher side watches.
     final class Progress: Sendable {
@@ -85,7 +101,9 @@ struct MQTTThroughput: Sendable {
         let topic = "bench/\(tag)/q\(qos.rawValue)/\(size)"
         let endpoint = "\(host):\(port)"
         let subscriber = try makeClient("mqtt-seal-bench-sub-\(tag)")
-        let publisher = try makeClient("mqtt-seal-bench-pub-\(tag)")
+        let storeFolder = plan.storeFolder.map { $0 + "/bench-\(tag)" }
+        defer { if let storeFolder { try? FileManager.default.removeItem(atPath: storeFolder) } }
+        let publisher = try makeClient("mqtt-seal-bench-pub-\(tag)", storeFolder: storeFolder)
         do {
             try await subscriber.connect()
             try await publisher.connect()
@@ -219,11 +237,16 @@ struct MQTTThroughput: Sendable {
             unique: size < 8 ? min(tally.unique, sent) : tally.unique, duplicates: tally.duplicates,
             publishSeconds: Double(published - start) / 1e9,
             receiveSeconds: tally.received > 0 ? Double(lastArrival - start) / 1e9 : 0,
-            stoppedByTimeLimit: stoppedByTimeLimit)
+            stoppedByTimeLimit: stoppedByTimeLimit, store: store)
     }
 
-    private func makeClient(_ id: String) throws(CLIFailure) -> MQTTClient {
+    private func makeClient(_ id: String, storeFolder: String? = nil) throws(CLIFailure) -> MQTTClient {
         var configuration = MQTTClientConfiguration(host: host, port: port, protocolVersion: plan.version, clientID: id)
+        if store != .none, let storeFolder {
+            configuration.cleanStart = false
+            configuration.sessionStore = MQTTSessionStoreOptions(
+                directory: storeFolder, durability: store == .sync ? .synchronized : .processCrash)
+        }
         configuration.reconnect = .disabled
         configuration.logger = BrokerOptions.logger(debug: false)
         configuration.connectTimeout = .seconds(10)

@@ -68,6 +68,8 @@ struct BrokerOptions: ParsableArguments {
     @Flag(name: [.customShort("d"), .long], help: "Print connection and subscription events on stderr.")
     var debug = false
 
+    @OptionGroup var session: SessionOptions
+
     /// The broker endpoint as resolved (for messages).
     struct Resolved: Sendable {
         var configuration: MQTTClientConfiguration
@@ -115,12 +117,13 @@ struct BrokerOptions: ParsableArguments {
         let clientID = id ?? "mqtt-seal-\(role)-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
         var configuration = MQTTClientConfiguration(
             host: host, port: portNumber ?? (tlsOn ? 8883 : 1883), protocolVersion: version, clientID: clientID,
-            keepAlive: UInt16(keepAlive), username: username, password: password, tls: tls)
+            keepAlive: .seconds(keepAlive), username: username, password: password, tls: tls)
         configuration.reconnect = .disabled
         configuration.logger = Self.logger(debug: debug)
-        configuration.connectTimeout = .seconds(Int64(timeout))
-        configuration.requestTimeout = .seconds(Int64(timeout))
+        configuration.connectTimeout = .seconds(timeout)
+        configuration.requestTimeout = .seconds(timeout)
         if let packetLimit { configuration.maximumPacketSize = packetLimit }
+        try session.apply(to: &configuration, clientIDGiven: id != nil)
         return Resolved(configuration: configuration)
     }
 
@@ -130,6 +133,11 @@ struct BrokerOptions: ParsableArguments {
         do {
             client = try MQTTClient(configuration: resolved.configuration)
         } catch {
+            if let store = error as? MQTTError,
+                [.sessionStoreFailed, .sessionStoreMismatch, .invalidArgument].contains(store.code)
+            {
+                throw CLIFailure(.cannotCreate, "--store: \(Self.detail(store))")
+            }
             // The files exist (checked in resolve), so their contents are wrong.
             let reason = Self.detail(error).replacingOccurrences(of: "cannot load TLS files: ", with: "")
             throw CLIFailure(.dataError, "cannot load the TLS files (--cafile, --cert, --key): \(reason)")
@@ -299,6 +307,8 @@ struct BrokerOptions: ParsableArguments {
                     + "QoS 1 at most (try -q 1)")
         case .invalidArgument:
             return CLIFailure(.usage, "\(action): \(detail(error))")
+        case .sessionStoreFailed:
+            return CLIFailure(.ioError, "\(action): the session store refused it: \(detail(error))")
         default:
             return CLIFailure(.ioError, "\(action): connection to \(endpoint) lost: \(detail(error))")
         }

@@ -19,7 +19,10 @@ struct PubCommand: AsyncParsableCommand {
 
             Exactly one of -m, -f, -l, -s or -n says what to send. With -l every line of stdin is one message, \
             sent as it is read (an empty line is an empty message, as in mosquitto_pub 2.0); at QoS 1 and 2 \
-            the lines are pipelined in order and the command exits once all are acknowledged. The default protocol is \
+            the lines are pipelined in order and the command exits once all are acknowledged. With --store DIR (and -c \
+            and -i) a line is accepted once it is in the on-disk session store: a pub killed or rebooted mid-stream \
+            and started again with the same -i and --store sends what it had accepted first (-d reports every stored \
+            line). The default protocol is \
             MQTT 3.1.1, as in mosquitto_pub; the port is 1883, or 8883 when --cafile or --tls-use-os-certs \
             turns TLS on. Help is --help only: -h is the host.
 
@@ -27,7 +30,8 @@ struct PubCommand: AsyncParsableCommand {
             UTF-8); 65 the input is larger than --max-packet-size or a TLS file is malformed; 66 the -f, \
             --cafile, --cert or --key file is missing, unreadable or (-f) not a regular file; 74 the broker is \
             unreachable, TLS failed or the connection was lost; 76 the broker answered a QoS 2 publish with \
-            PUBACK (it supports QoS 1 at most); 77 the broker refused the credentials or the publish (not \
+            PUBACK (it supports QoS 1 at most); 73 the --store folder cannot be used (in use by another process, \
+            damaged, or kept for another client id); 77 the broker refused the credentials or the publish (not \
             authorised).
             """,
         helpNames: [.long]
@@ -172,10 +176,13 @@ struct PubCommand: AsyncParsableCommand {
                         sent += 1
                     }
                 case .lines:
-                    // QoS 1/2: pipelined, in line order (see SerialTaskExecutor), at most `window` unacknowledged.
+                    // QoS 1/2: pipelined, in line order (see SerialTaskExecutor), at most `window` not yet taken (with
+                    // --store: not yet stored) or unacknowledged (without).
                     let executor = SerialTaskExecutor()
                     let window = 256
                     let retain = retain
+                    let stored = resolved.configuration.sessionStore != nil
+                    let report = broker.debug && stored
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         var running = 0
                         try await StandardStreams.forEachLine(limit: limit) { bytes in
@@ -184,14 +191,22 @@ struct PubCommand: AsyncParsableCommand {
                                 running -= 1
                             }
                             let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
+                            sent += 1
+                            let line = sent
                             group.addTask(executorPreference: executor) {
-                                _ = try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                                if stored {
+                                    // Accepted once in the store: a crash from here on loses nothing.
+                                    try await client.enqueue(to: topic, payload: payload, qos: qos, retain: retain)
+                                    if report { printError("mqtt-seal pub: stored line \(line)") }
+                                } else {
+                                    _ = try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                                }
                             }
                             running += 1
-                            sent += 1
                         }
                         try await group.waitForAll()
                     }
+                    if stored { try await client.waitUntilAcknowledged() }
                 }
             }
         } catch {

@@ -18,6 +18,9 @@ enum ExitStatus: Int32, Sendable {
     case dataError = 65
     /// A file that must exist does not.
     case noInput = 66
+    /// The session store (`--store`) cannot be used: not creatable, in use by another process, damaged, or kept for
+    /// another client id (`EX_CANTCREAT`).
+    case cannotCreate = 73
     /// Reading or writing failed, or a peer (broker) failed: unreachable, TLS handshake refused, connection lost.
     case ioError = 74
     /// A bounded wait ran out: `sub -W SECONDS` ended before `-C COUNT` messages arrived (`EX_TEMPFAIL`).

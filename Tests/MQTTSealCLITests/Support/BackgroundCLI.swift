@@ -9,7 +9,8 @@ final class BackgroundCLI: @unchecked Sendable {
     let folder: URL
     let arguments: [String]
 
-    init(_ arguments: [String]) throws {
+    /// Starts `mqtt-seal ARGS`; `stdin` is a file to read standard input from (none: /dev/null).
+    init(_ arguments: [String], stdin: URL? = nil) throws {
         self.arguments = arguments
         folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "mqtt-seal-cli-\(UUID().uuidString)", isDirectory: true)
@@ -20,7 +21,7 @@ final class BackgroundCLI: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
         process.executableURL = CLIRunner.executable
         process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = try stdin.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: outFile)
         process.standardError = try FileHandle(forWritingTo: errFile)
         try process.run()

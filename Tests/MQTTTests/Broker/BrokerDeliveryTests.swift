@@ -220,4 +220,35 @@ struct BrokerDeliveryTests {
         await publisher.disconnect()
         await subscriber.disconnect()
     }
+
+    /// A subscription whose stream is dropped unread must not stall the others: its buffer (8 here) would fill and
+    /// pause reading for the whole client. Dropped, it ends and is unsubscribed at the broker.
+    @Test(arguments: MQTTProtocolVersion.allCases)
+    func aDroppedStreamEndsItsSubscriptionAndStallsNothing(version: MQTTProtocolVersion) async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let subscriber = try await broker.connectedClient(version) { $0.subscriptionBufferCapacity = 8 }
+        let publisher = try await broker.connectedClient(version)
+        let kept = try await subscriber.subscribe(to: "kept/#", qos: .atLeastOnce)
+        do {
+            let dropped = try await subscriber.subscribe(to: "dropped/#", qos: .atLeastOnce)
+            #expect(dropped.topicFilters == ["dropped/#"])
+        }
+        for index in 0..<100 {
+            try await publisher.publish(to: "dropped/x", payload: payload("d\(index)"), qos: .atLeastOnce)
+        }
+        for index in 0..<50 {
+            try await publisher.publish(to: "kept/x", payload: payload("k\(index)"), qos: .atLeastOnce)
+        }
+        let messages = try await collect(kept, count: 50, seconds: 20)
+        #expect(messages.map(\.payloadString) == (0..<50).map { "k\($0)" })
+        // The broker no longer has the dropped filter: nothing was delivered for it, so its QoS 1 flows never
+        // waited for acknowledgements the client could not give.
+        let probe = try await subscriber.subscribe(to: "dropped/#", qos: .atLeastOnce)
+        try await publisher.publish(to: "dropped/x", payload: payload("after"), qos: .atLeastOnce)
+        let after = try await collect(probe, count: 1)
+        #expect(after.map(\.payloadString) == ["after"])
+        await publisher.disconnect()
+        await subscriber.disconnect()
+    }
 }

@@ -88,7 +88,7 @@ extension MatrixBroker {
     /// The MQTT 5 CONNACK, property by property, as the client parsed it.
     func checkConnAck() async throws {
         var configuration = configuration(.v5, clientID: "connack-" + uniqueSuffix())
-        configuration.sessionExpiryInterval = 3_600
+        configuration.sessionExpiryInterval = .seconds(3_600)
         let client = try MQTTClient(configuration: configuration)
         let connack = try await client.connect()
         #expect(connack.reasonCode == .success, "\(name)")

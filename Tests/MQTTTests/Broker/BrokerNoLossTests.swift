@@ -27,15 +27,17 @@ struct BrokerNoLossTests {
         func sessionConfiguration() -> MQTTClientConfiguration {
             var configuration = broker.clientConfiguration(version, clientID: clientID)
             configuration.cleanStart = false
-            configuration.sessionExpiryInterval = 3600
+            configuration.sessionExpiryInterval = .seconds(3600)
             configuration.subscriptionBufferCapacity = capacity
             return configuration
         }
         // Make the session, with its subscription, and leave.
         let first = try MQTTClient(configuration: sessionConfiguration())
         try await first.connect()
-        _ = try await first.subscribe(to: "backlog/#", qos: .atLeastOnce)
+        // Kept until the disconnect: a dropped stream ends its subscription.
+        let made = try await first.subscribe(to: "backlog/#", qos: .atLeastOnce)
         await first.disconnect()
+        withExtendedLifetime(made) {}
 
         let total = 1_000
         let publisher = try await broker.connectedClient(version)
@@ -118,7 +120,7 @@ struct BrokerNoLossTests {
         let broker = try await LocalBroker.start()
         defer { broker.stopNow() }
         let subscriber = try await broker.connectedClient(.v5, clientID: "stalled") { configuration in
-            configuration.keepAlive = 1
+            configuration.keepAlive = .seconds(1)
             configuration.subscriptionBufferCapacity = 8
         }
         let stream = try await subscriber.subscribe(to: "stall", qos: .atLeastOnce)

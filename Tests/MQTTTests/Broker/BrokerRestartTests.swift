@@ -26,7 +26,7 @@ actor Counter {
 struct BrokerRestartTests {
     func resumingConfiguration(_ broker: LocalBroker, clientID: String) -> MQTTClientConfiguration {
         var configuration = broker.clientConfiguration(.v5, clientID: clientID)
-        configuration.sessionExpiryInterval = 3600
+        configuration.sessionExpiryInterval = .seconds(3600)
         // mosquitto 2.0.11 does not persist an MQTT 5 session that began with Clean Start = 1, even with
         // a Session Expiry Interval (its restart then reports no session): start the session with 0.
         configuration.cleanStart = false

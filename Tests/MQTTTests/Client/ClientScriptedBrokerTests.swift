@@ -105,7 +105,7 @@ final class ScriptedConnection: ChannelInboundHandler, @unchecked Sendable {
 
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct ClientScriptedBrokerTests {
-    func client(port: Int, keepAlive: UInt16 = 60) throws -> MQTTClient {
+    func client(port: Int, keepAlive: Duration = .seconds(60)) throws -> MQTTClient {
         var configuration = MQTTClientConfiguration(
             host: "127.0.0.1", port: port, protocolVersion: .v5, clientID: "scripted", keepAlive: keepAlive)
         configuration.reconnect = .disabled
@@ -322,7 +322,7 @@ struct ClientScriptedBrokerTests {
     @Test func keepAliveSendsPingAndDetectsASilentBroker() async throws {
         let broker = try await ScriptedBroker.start()
         defer { Task { await broker.close() } }
-        let client = try client(port: broker.port, keepAlive: 1)
+        let client = try client(port: broker.port, keepAlive: .seconds(1))
         let connection = try await connect(client, broker)
         #expect(try await connection.nextPacket(seconds: 3) == .pingreq)
         try await connection.send(.pingresp)
@@ -396,7 +396,7 @@ struct ClientScriptedBrokerTests {
         defer { Task { await broker.close() } }
         var configuration = MQTTClientConfiguration(
             host: "127.0.0.1", port: broker.port, protocolVersion: .v5, clientID: "resume",
-            sessionExpiryInterval: 600)
+            sessionExpiryInterval: .seconds(600))
         configuration.reconnect = MQTTReconnectPolicy(
             initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50), maximumAttempts: 20)
         let client = try MQTTClient(configuration: configuration)

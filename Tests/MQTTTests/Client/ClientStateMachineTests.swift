@@ -289,4 +289,23 @@ import Testing
         #expect(driver.skipOversized(qos: .exactlyOnce, id: 8) == ["PUBREC 8"])
         #expect(driver.receive(.pubrel(MQTTPubAck(packetIdentifier: 8))) == ["PUBCOMP 8"])
     }
+
+    @Test func anAbandonedStreamEndsAndUnsubscribesTheFiltersNoOtherStreamUses() {
+        var driver = MachineDriver()
+        _ = driver.connect()
+        _ = driver.subscribe(1, to: ["a/#", "shared/#"])
+        _ = driver.receive(.suback(MQTTSubAck(packetIdentifier: 1, reasonCodes: [.grantedQoS1, .grantedQoS1])))
+        _ = driver.subscribe(2, to: ["shared/#"])
+        _ = driver.receive(.suback(MQTTSubAck(packetIdentifier: 2, reasonCodes: [.grantedQoS1])))
+        #expect(driver.step { $0.streamAbandoned(1, &$1) } == ["finish stream 1", "UNSUBSCRIBE 3", "timer 3"])
+        // A message already on its way for the abandoned filter is acknowledged and dropped, not kept.
+        #expect(driver.incoming("late", topic: "a/x", qos: .atLeastOnce, id: 9) == ["PUBACK 9"])
+        // The filter the other stream still uses keeps delivering there.
+        #expect(driver.incoming("s", topic: "shared/x", qos: .atLeastOnce, id: 10) == ["deliver s to 2", "PUBACK 10"])
+        // The UNSUBACK of a request nobody waits for completes nothing.
+        #expect(
+            driver.receive(.unsuback(MQTTUnsubAck(packetIdentifier: 3, reasonCodes: [.success]))) == ["cancel timer 3"])
+        // Abandoning again (or a stream already ended) does nothing.
+        #expect(driver.step { $0.streamAbandoned(1, &$1) } == [])
+    }
 }

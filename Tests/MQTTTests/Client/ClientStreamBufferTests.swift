@@ -95,4 +95,25 @@ struct ClientStreamBufferTests {
         _ = try await box.next()
         #expect(resumed.load(ordering: .relaxed) == 1)
     }
+
+    @Test("the last reference to a stream (value, copies, iterators) going away reports it abandoned, once")
+    func droppingTheLastReferenceReportsTheStreamAbandoned() {
+        let abandoned = Atomic<Int>(0)
+        let box = StreamBox(id: 5, topicFilters: ["t"], capacity: 4) { _ in }
+        do {
+            let stream = MQTTMessageStream(
+                topicFilters: ["t"], grantedReasonCodes: [.grantedQoS1], box: box,
+                lifetime: StreamLifetime(id: 5) { id in
+                    #expect(id == 5)
+                    abandoned.add(1, ordering: .relaxed)
+                })
+            var iterator: MQTTMessageStream.AsyncIterator? = stream.makeAsyncIterator()
+            let copy = stream
+            _ = copy
+            #expect(abandoned.load(ordering: .relaxed) == 0)
+            iterator = nil
+            _ = iterator
+        }
+        #expect(abandoned.load(ordering: .relaxed) == 1)
+    }
 }

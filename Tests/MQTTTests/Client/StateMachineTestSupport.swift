@@ -52,10 +52,13 @@ struct MachineDriver {
         return step { $0.connectionClosed(id: id, &$1) }
     }
 
-    /// A QoS 1/2 (or waited-for QoS 0) publish of payload `m<token>` to `topic`.
-    mutating func publish(_ token: Int, qos: MQTTQoS, topic: String = "t") -> [String] {
+    /// A QoS 1/2 (or waited-for QoS 0) publish of payload `m<token>` to `topic`; `storeKey` as a session store
+    /// accepted it.
+    mutating func publish(_ token: Int, qos: MQTTQoS, topic: String = "t", storeKey: UInt64? = nil) -> [String] {
         step {
-            $0.publish(MQTTPublish(topic: topic, payload: ByteBuffer(string: "m\(token)"), qos: qos), token: token, &$1)
+            $0.publish(
+                MQTTPublish(topic: topic, payload: ByteBuffer(string: "m\(token)"), qos: qos), token: token,
+                storeKey: storeKey, &$1)
         }
     }
 
@@ -131,7 +134,20 @@ func describe(_ action: Machine.Action) -> String? {
     case .deliver(let message, let id): return "deliver \(String(buffer: message.payload)) to \(id)"
     case .finishStream(let id, let error): return "finish stream \(id)" + (error.map { " \($0.code)" } ?? "")
     case .terminated(let error): return "terminated" + (error.map { " \($0.code) " + hex($0.reasonCode) } ?? "")
+    case .persist(let record): return "store " + describe(record)
     case .log: return nil
+    }
+}
+
+func describe(_ record: SessionRecord) -> String {
+    switch record {
+    case .accepted(let key, let publish): return "accepted \(key) \(String(buffer: publish.payload))"
+    case .assigned(let key, let id): return "assigned \(key) id=\(id)"
+    case .released(let key): return "released \(key)"
+    case .finished(let key): return "finished \(key)"
+    case .incomingReceived(let id): return "incoming \(id)"
+    case .incomingReleased(let id): return "incoming released \(id)"
+    case .incomingCleared: return "incoming cleared"
     }
 }
 

@@ -40,6 +40,10 @@ extension ClientStateMachine {
         /// ``ClientStateMachine/requestNotSent(packetIdentifier:error:_:)``.
         case sendRequest(MQTTPacket, packetIdentifier: UInt16)
 
+        /// Record a change of the session in the session store (only when one is configured). The driver writes it
+        /// before the next packet reaches the socket.
+        case persist(SessionRecord)
+
         // Outcomes
         case succeedPublish(PublishToken, MQTTReasonCode)
         case failPublish(PublishToken, MQTTError)

@@ -23,6 +23,9 @@ extension ClientStateMachine {
             handlePubRec(ack, &actions)
         case .pubrel(let ack):
             let known = incomingQoS2.remove(ack.packetIdentifier) != nil
+            if known && persistsSession {
+                actions.append(.persist(.incomingReleased(packetIdentifier: ack.packetIdentifier)))
+            }
             actions.append(
                 .send(
                     .pubcomp(
@@ -39,7 +42,7 @@ extension ClientStateMachine {
                 protocolViolation(.protocolError("UNSUBACK for unknown packet id"), id: id, &actions)
                 return
             }
-            actions.append(.succeedUnsubscribe(token, unsuback))
+            if let token { actions.append(.succeedUnsubscribe(token, unsuback)) }
         case .pingresp:
             self.connection?.pingOutstanding = false
         case .disconnect(let disconnect):
@@ -102,6 +105,7 @@ extension ClientStateMachine {
             // Exactly once: deliver on the first PUBLISH with this id; a resend (DUP) before PUBREL is not
             // delivered again.
             if incomingQoS2.insert(id).inserted {
+                if persistsSession { actions.append(.persist(.incomingReceived(packetIdentifier: id))) }
                 if deliver(message, &actions) || keepUnrouted(message, ack: .pubrec(packetIdentifier: id), &actions) {
                     actions.append(.send(.pubrec(MQTTPubAck(packetIdentifier: id))))
                 }
@@ -133,7 +137,9 @@ extension ClientStateMachine {
         case .atLeastOnce: actions.append(.send(.puback(MQTTPubAck(packetIdentifier: id, reasonCode: code))))
         case .exactlyOnce:
             // MQTT 3.1.1 has no failure PUBREC: the flow continues to PUBCOMP without a delivery.
-            if connection.version == .v311 { incomingQoS2.insert(id) }
+            if connection.version == .v311, incomingQoS2.insert(id).inserted, persistsSession {
+                actions.append(.persist(.incomingReceived(packetIdentifier: id)))
+            }
             actions.append(.send(.pubrec(MQTTPubAck(packetIdentifier: id, reasonCode: code))))
         }
     }
@@ -248,7 +254,7 @@ extension ClientStateMachine {
     func fail(_ request: Request, _ error: MQTTError, _ actions: inout Actions) {
         switch request {
         case .subscribe(_, let token): if let token { actions.append(.failRequest(token, error)) }
-        case .unsubscribe(_, let token): actions.append(.failRequest(token, error))
+        case .unsubscribe(_, let token): if let token { actions.append(.failRequest(token, error)) }
         }
     }
 
@@ -307,5 +313,30 @@ extension ClientStateMachine {
             actions.append(.finishStream(id: route.id, error: nil))
             streamDrained(route.id, &actions)
         }
+    }
+
+    /// Every reference to stream `id` (the stream value, its copies and iterators) is gone: nobody will read it. It
+    /// ends, and its filters that no other stream uses are unsubscribed at the broker, so that messages for it
+    /// neither pile up nor hold reading paused for the other subscriptions.
+    mutating func streamAbandoned(_ id: Int, _ actions: inout Actions) {
+        guard let index = routes.firstIndex(where: { $0.id == id }) else { return }
+        let route = routes.remove(at: index)
+        actions.append(.finishStream(id: id, error: nil))
+        streamDrained(id, &actions)
+        var orphaned: [String] = []
+        for filter in route.filters where !orphaned.contains(where: { $0.utf8.elementsEqual(filter.utf8) }) {
+            let used = routes.contains { other in other.filters.contains { $0.utf8.elementsEqual(filter.utf8) } }
+            if !used { orphaned.append(filter) }
+        }
+        guard !orphaned.isEmpty else { return }
+        activeSubscriptions.removeAll { subscription in
+            orphaned.contains { $0.utf8.elementsEqual(subscription.topicFilter.utf8) }
+        }
+        // Messages already on their way for these filters are acknowledged and dropped, not kept as unrouted.
+        sendDeferredAcks(unrouted.unsubscribed(orphaned), &actions)
+        actions.append(.log(.debug, "subscription to \(orphaned) abandoned by its reader: unsubscribing"))
+        request(
+            .unsubscribe(orphaned, nil),
+            packet: { .unsubscribe(MQTTUnsubscribe(packetIdentifier: $0, topicFilters: orphaned)) }, &actions)
     }
 }

@@ -4,48 +4,48 @@ import NIOCore
 /// refusals, and topic aliases.
 extension ClientStateMachine {
     /// A publish the application submitted (any QoS). QoS 1/2 complete on PUBACK / PUBCOMP; QoS 0 once written.
-    mutating func publish(_ publish: MQTTPublish, token: PublishToken, _ actions: inout Actions) {
+    ///
+    /// `storeKey` is the session store's key of a QoS 1/2 message the store accepted: its flow is then reported as
+    /// ``Action/persist(_:)`` records, and a refusal here ends it in the store too. `token` is `nil` when nobody waits
+    /// for the outcome (`enqueue`); a failure is then logged.
+    mutating func publish(
+        _ publish: MQTTPublish, token: PublishToken?, storeKey: UInt64? = nil, _ actions: inout Actions
+    ) {
+        let refusal: MQTTError?
         switch phase {
         case .closed:
-            actions.append(
-                .failPublish(
-                    token, closeError ?? MQTTError.client(.clientShutDown, .unspecifiedError, "the client is closed")))
-            return
+            refusal = closeError ?? MQTTError.client(.clientShutDown, .unspecifiedError, "the client is closed")
         case .idle:
-            actions.append(.failPublish(token, MQTTError.client(.notConnected, .unspecifiedError, "connect first")))
-            return
+            refusal = MQTTError.client(.notConnected, .unspecifiedError, "connect first")
         case .connecting, .connected, .reconnecting:
-            break
+            if publish.qos > brokerMaximumQoS {
+                refusal = MQTTError(
+                    .invalidArgument, reasonCode: .qosNotSupported, "the broker's Maximum QoS is \(brokerMaximumQoS)")
+            } else if publish.retain && !brokerRetainAvailable {
+                refusal = MQTTError(.invalidArgument, reasonCode: .retainNotSupported, "the broker has no retain")
+            } else {
+                refusal = nil
+            }
         }
-        if publish.qos > brokerMaximumQoS {
-            actions.append(
-                .failPublish(
-                    token,
-                    MQTTError(
-                        .invalidArgument, reasonCode: .qosNotSupported,
-                        "the broker's Maximum QoS is \(brokerMaximumQoS)")))
-            return
-        }
-        if publish.retain && !brokerRetainAvailable {
-            actions.append(
-                .failPublish(
-                    token, MQTTError(.invalidArgument, reasonCode: .retainNotSupported, "the broker has no retain")))
+        if let refusal {
+            if let storeKey, phase != .closed { actions.append(.persist(.finished(key: storeKey))) }
+            reportFailure(token, refusal, what: publish.topic, &actions)
             return
         }
         if publish.qos == .atMostOnce {
             guard isUsable else {
-                actions.append(
-                    .failPublish(
-                        token, MQTTError.client(.notConnected, .unspecifiedError, "QoS 0 publish while disconnected")))
+                reportFailure(
+                    token, MQTTError.client(.notConnected, .unspecifiedError, "QoS 0 publish while disconnected"),
+                    &actions)
                 return
             }
             actions.append(.sendPublish(aliased(publish), qos0Token: token))
             return
         }
         if inflight.count < sendQuota && pending.isEmpty {
-            startInflight(publish, token: token, &actions)
+            startInflight(Pending(publish: publish, token: token, storeKey: storeKey), &actions)
         } else {
-            pending.append((publish, token))
+            pending.append(Pending(publish: publish, token: token, storeKey: storeKey))
         }
     }
 
@@ -65,25 +65,44 @@ extension ClientStateMachine {
     /// The driver could not encode a QoS 1/2 PUBLISH (larger than the broker's maximum packet size): it fails.
     mutating func publishNotSent(packetIdentifier: UInt16, error: MQTTError, _ actions: inout Actions) {
         guard let entry = inflight.removeValue(forKey: packetIdentifier) else { return }
-        actions.append(.failPublish(entry.token, error))
+        finish(entry, &actions)
+        reportFailure(entry.token, error, what: entry.publish.topic, &actions)
         drainPending(&actions)
     }
 
-    private mutating func startInflight(_ publish: MQTTPublish, token: PublishToken, _ actions: inout Actions) {
-        var publish = publish
+    private mutating func startInflight(_ entry: Pending, _ actions: inout Actions) {
+        var publish = entry.publish
         let id = allocatePacketID()
         publish.packetIdentifier = id
         publish.dup = false
         sequence += 1
         let usable = isUsable
         inflight[id] = Outgoing(
-            publish: publish, awaitingPubcomp: false, sent: usable, sequence: sequence, token: token)
+            publish: publish, awaitingPubcomp: false, sent: usable, sequence: sequence, token: entry.token,
+            storeKey: entry.storeKey)
+        // The store learns the packet id before the PUBLISH can reach the broker (the driver commits the store
+        // before every socket flush): a QoS 2 message resent after a crash keeps its id and stays exactly once.
+        if let key = entry.storeKey { actions.append(.persist(.assigned(key: key, packetIdentifier: id))) }
         if usable { actions.append(.sendPublish(aliased(publish), qos0Token: nil)) }
     }
 
     mutating func drainPending(_ actions: inout Actions) {
-        while inflight.count < sendQuota, let (publish, token) = pending.popFirst() {
-            startInflight(publish, token: token, &actions)
+        while inflight.count < sendQuota, let entry = pending.popFirst() {
+            startInflight(entry, &actions)
+        }
+    }
+
+    /// The flow of `entry` ended: the session store forgets it.
+    private func finish(_ entry: Outgoing, _ actions: inout Actions) {
+        if let key = entry.storeKey { actions.append(.persist(.finished(key: key))) }
+    }
+
+    /// Reports a failed publish to its caller, or logs it when nobody waits (`enqueue`, a recovered message).
+    func reportFailure(_ token: PublishToken?, _ error: MQTTError, what topic: String = "", _ actions: inout Actions) {
+        if let token {
+            actions.append(.failPublish(token, error))
+        } else if error.code != .clientShutDown {
+            actions.append(.log(.error, "a queued message to \(topic) failed: \(error)"))
         }
     }
 
@@ -116,20 +135,22 @@ extension ClientStateMachine {
         }
         inflight.removeValue(forKey: ack.packetIdentifier)
         if entry.publish.qos == .exactlyOnce {
+            finish(entry, &actions)
             // Some brokers (RabbitMQ 3.10) downgrade QoS 2 to 1 and answer PUBACK: the message was taken at most at
             // QoS 1. The publish ends with a typed error rather than waiting for a PUBREC forever.
             actions.append(.log(.warning, "the broker answered a QoS 2 PUBLISH with PUBACK (QoS 1)"))
-            actions.append(
-                .failPublish(
-                    entry.token,
-                    MQTTError.client(
-                        .qosDowngraded, ack.reasonCode,
-                        "the broker answered a QoS 2 PUBLISH with PUBACK: it accepted the message at QoS 1 at most")))
+            reportFailure(
+                entry.token,
+                MQTTError.client(
+                    .qosDowngraded, ack.reasonCode,
+                    "the broker answered a QoS 2 PUBLISH with PUBACK: it accepted the message at QoS 1 at most"),
+                what: entry.publish.topic, &actions)
             drainPending(&actions)
             return
         }
         if ack.reasonCode == .quotaExceeded, retryAfterQuotaRefusal(entry, &actions) { return }
-        complete(entry.token, ack, what: "PUBACK", &actions)
+        finish(entry, &actions)
+        complete(entry, ack, what: "PUBACK", &actions)
         drainPending(&actions)
     }
 
@@ -142,12 +163,14 @@ extension ClientStateMachine {
         if ack.reasonCode.isFailure {
             inflight.removeValue(forKey: ack.packetIdentifier)
             if ack.reasonCode == .quotaExceeded, retryAfterQuotaRefusal(entry, &actions) { return }
-            complete(entry.token, ack, what: "PUBREC", &actions)
+            finish(entry, &actions)
+            complete(entry, ack, what: "PUBREC", &actions)
             drainPending(&actions)
             return
         }
         entry.awaitingPubcomp = true
         inflight[ack.packetIdentifier] = entry
+        if let key = entry.storeKey { actions.append(.persist(.released(key: key))) }
         actions.append(.send(.pubrel(MQTTPubAck(packetIdentifier: ack.packetIdentifier))))
     }
 
@@ -159,7 +182,8 @@ extension ClientStateMachine {
         inflight.removeValue(forKey: ack.packetIdentifier)
         if recentQoS2Completions.count == Self.recentQoS2Limit { recentQoS2Completions.removeFirst() }
         recentQoS2Completions.append(ack.packetIdentifier)
-        complete(entry.token, ack, what: "PUBCOMP", &actions)
+        finish(entry, &actions)
+        complete(entry, ack, what: "PUBCOMP", &actions)
         drainPending(&actions)
     }
 
@@ -198,7 +222,7 @@ extension ClientStateMachine {
         var publish = entry.publish
         publish.packetIdentifier = nil
         publish.dup = false
-        pending.prepend((publish, entry.token))
+        pending.prepend(Pending(publish: publish, token: entry.token, storeKey: entry.storeKey))
         drainPending(&actions)
         return true
     }
@@ -206,15 +230,15 @@ extension ClientStateMachine {
     /// PUBREL / PUBCOMP for a packet id this side does not hold: 0x92 in MQTT 5 (3.1.1 has no reason codes).
     var notFoundCode: MQTTReasonCode { version == .v5 ? .packetIdentifierNotFound : .success }
 
-    private func complete(_ token: PublishToken, _ ack: MQTTPubAck, what: String, _ actions: inout Actions) {
+    private func complete(_ entry: Outgoing, _ ack: MQTTPubAck, what: String, _ actions: inout Actions) {
         if ack.reasonCode.isFailure {
-            actions.append(
-                .failPublish(
-                    token,
-                    MQTTError.client(
-                        .publishFailed, ack.reasonCode,
-                        "\(what) \(ack.reasonCode)" + (ack.properties.reasonString.map { ": " + $0 } ?? ""))))
-        } else {
+            reportFailure(
+                entry.token,
+                MQTTError.client(
+                    .publishFailed, ack.reasonCode,
+                    "\(what) \(ack.reasonCode)" + (ack.properties.reasonString.map { ": " + $0 } ?? "")),
+                what: entry.publish.topic, &actions)
+        } else if let token = entry.token {
             actions.append(.succeedPublish(token, ack.reasonCode))
         }
     }

@@ -27,14 +27,25 @@ struct ClientStateMachine<PublishToken, RequestToken> {
         /// Whether the PUBLISH went out on some connection (a resend then carries DUP; a first send never does).
         var sent: Bool
         var sequence: UInt64
-        var token: PublishToken
+        /// The caller waiting for the outcome; `nil` for a message handed over with `enqueue` or recovered from the
+        /// session store.
+        var token: PublishToken?
+        /// The session store's key for the message (`nil` without a store).
+        var storeKey: UInt64?
     }
 
-    /// A SUBSCRIBE or UNSUBSCRIBE waiting for its acknowledgement. A resubscribe after the broker lost the session
-    /// has no token.
+    /// A QoS 1/2 message waiting for room in the send window (or for a connection).
+    struct Pending {
+        var publish: MQTTPublish
+        var token: PublishToken?
+        var storeKey: UInt64?
+    }
+
+    /// A SUBSCRIBE or UNSUBSCRIBE waiting for its acknowledgement. A resubscribe after the broker lost the session,
+    /// and the unsubscribe of an abandoned stream, have no token.
     enum Request {
         case subscribe([MQTTSubscription], RequestToken?)
-        case unsubscribe([String], RequestToken)
+        case unsubscribe([String], RequestToken?)
     }
 
     /// A subscription stream: its filters, compiled once.
@@ -100,7 +111,7 @@ struct ClientStateMachine<PublishToken, RequestToken> {
     var recentQoS2Completions = CircularBuffer<UInt16>(initialCapacity: recentQoS2Limit)
     static var recentQoS2Limit: Int { 128 }
     /// Publishes waiting for room in the send window (or for a connection).
-    var pending = CircularBuffer<(MQTTPublish, PublishToken)>()
+    var pending = CircularBuffer<Pending>()
     /// The broker's Maximum QoS and Retain Available (MQTT 5 CONNACK).
     var brokerMaximumQoS = MQTTQoS.exactlyOnce
     var brokerRetainAvailable = true
@@ -125,13 +136,20 @@ struct ClientStateMachine<PublishToken, RequestToken> {
     /// PUBLISH packets over the maximum packet size, skipped.
     var oversizedMessagesSkipped = 0
 
+    /// Whether session changes are reported as ``Action/persist(_:)`` (a session store is configured).
+    let persistsSession: Bool
+
     init(configuration: MQTTClientConfiguration) {
         self.configuration = configuration
+        self.persistsSession = configuration.sessionStore != nil
         self.unrouted = UnroutedMessages(capacity: configuration.subscriptionBufferCapacity)
         self.clientID =
             configuration.clientID.isEmpty
             ? "mqtt-swift-" + String(UInt64.random(in: 0...UInt64.max), radix: 36) : configuration.clientID
     }
+
+    /// Whether a QoS 1/2 message is in flight or waiting for the send window.
+    var hasOutgoing: Bool { !inflight.isEmpty || !pending.isEmpty }
 
     /// Whether the current connection can carry packets now.
     var isUsable: Bool {
@@ -164,8 +182,8 @@ struct ClientStateMachine<PublishToken, RequestToken> {
         var properties = MQTTProperties()
         if configuration.protocolVersion == .v5 {
             properties = configuration.connectProperties
-            if configuration.sessionExpiryInterval > 0 {
-                properties.sessionExpiryInterval = configuration.sessionExpiryInterval
+            if configuration.sessionExpirySeconds > 0 {
+                properties.sessionExpiryInterval = configuration.sessionExpirySeconds
             }
             if configuration.receiveMaximum != 65535 { properties.receiveMaximum = configuration.receiveMaximum }
             if configuration.maximumPacketSize < MQTTPacket.maximumPacketSize {
@@ -178,7 +196,7 @@ struct ClientStateMachine<PublishToken, RequestToken> {
                 MQTTConnect(
                     protocolVersion: configuration.protocolVersion,
                     cleanStart: connection.initial ? configuration.cleanStart : false,
-                    keepAlive: configuration.keepAlive,
+                    keepAlive: configuration.keepAliveSeconds,
                     clientIdentifier: clientID,
                     username: configuration.username,
                     password: configuration.password,
@@ -229,14 +247,14 @@ struct ClientStateMachine<PublishToken, RequestToken> {
         brokerMaximumQoS = properties.maximumQoS ?? .exactlyOnce
         brokerRetainAvailable = properties.retainAvailable ?? true
         if let assigned = properties.assignedClientIdentifier { clientID = assigned }
-        let keepAlive = Int64(properties.serverKeepAlive ?? configuration.keepAlive)
+        let keepAlive = Int64(properties.serverKeepAlive ?? configuration.keepAliveSeconds)
         phase = .connected
         // The backoff starts over only once this connection has lasted: a broker that accepts and then drops
         // every connection (a crashed broker replaying a stale session) must not be hammered.
         actions.append(
             .connectionEstablished(
                 keepAlive: keepAlive > 0 ? .seconds(keepAlive) : nil,
-                resetBackoffAfter: reconnectAttempt > 0 ? configuration.reconnect.resetAfter : nil))
+                resetBackoffAfter: reconnectAttempt > 0 ? TimeAmount(configuration.reconnect.resetAfter) : nil))
         if !pausedStreams.isEmpty {
             connection.readPaused = true
             actions.append(.pauseReading)
@@ -245,6 +263,7 @@ struct ClientStateMachine<PublishToken, RequestToken> {
         actions.append(.log(.debug, "connected (session present: \(connack.sessionPresent))"))
 
         if !connack.sessionPresent {
+            if persistsSession && !incomingQoS2.isEmpty { actions.append(.persist(.incomingCleared)) }
             incomingQoS2.removeAll()
             unrouted.forgetDeferredAcks()
             if !activeSubscriptions.isEmpty {
@@ -395,8 +414,10 @@ struct ClientStateMachine<PublishToken, RequestToken> {
         actions.append(.terminated(error))
         let outgoing = inflight.values.sorted { $0.sequence < $1.sequence }
         inflight.removeAll()
-        for entry in outgoing { actions.append(.failPublish(entry.token, failure)) }
-        while let (_, token) = pending.popFirst() { actions.append(.failPublish(token, failure)) }
+        // With a session store the messages stay in it (no `finished` record): the next client with this store sends
+        // them.
+        for entry in outgoing { reportFailure(entry.token, failure, &actions) }
+        while let entry = pending.popFirst() { reportFailure(entry.token, failure, &actions) }
         failRequests(failure, &actions)
         actions.append(.failWritabilityWaiters(failure))
         let current = routes
@@ -412,6 +433,26 @@ struct ClientStateMachine<PublishToken, RequestToken> {
             fail(request, error, &actions)
         }
         requests.removeAll()
+    }
+
+    /// Takes over the session a store recovered, before the first connection: its unacknowledged messages go out
+    /// first (resent with DUP when they had a packet id, as on a reconnect), and its QoS 2 receive state and packet
+    /// ids stay in force.
+    mutating func restore(_ session: RecoveredSession) {
+        for entry in session.outgoing {
+            sequence += 1
+            var publish = entry.publish.publish
+            guard let id = entry.packetIdentifier, inflight[id] == nil else {
+                pending.append(Pending(publish: publish, token: nil, storeKey: entry.key))
+                continue
+            }
+            publish.packetIdentifier = id
+            inflight[id] = Outgoing(
+                publish: publish, awaitingPubcomp: entry.released, sent: true, sequence: sequence, token: nil,
+                storeKey: entry.key)
+        }
+        incomingQoS2 = session.incomingQoS2
+        nextPacketID = session.lastPacketIdentifier
     }
 
     mutating func allocatePacketID() -> UInt16 {
