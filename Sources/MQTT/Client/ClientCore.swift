@@ -358,6 +358,21 @@ final class ClientCore: @unchecked Sendable {
         }
     }
 
+    /// Ends stream `id` as if it had been dropped, and unsubscribes its filters that no other stream uses; the
+    /// future completes with that UNSUBACK, or at once with none when nothing had to be unsubscribed.
+    func endStream(_ id: Int) -> EventLoopFuture<MQTTUnsubAck?> {
+        loop.assertInEventLoop()
+        let promise = loop.makePromise(of: MQTTUnsubAck.self)
+        var actions = Actions()
+        let requested = machine.streamAbandoned(id, token: .unsubscribe(promise), &actions)
+        run(actions)
+        guard requested else {
+            promise.succeed(MQTTUnsubAck(packetIdentifier: 0))
+            return loop.makeSucceededFuture(nil)
+        }
+        return promise.futureResult.map { $0 }
+    }
+
     /// A stream's consumer drained it (called from the consumer's thread).
     private func streamDrained(_ id: Int) {
         loop.execute {

@@ -318,8 +318,13 @@ extension ClientStateMachine {
     /// Every reference to stream `id` (the stream value, its copies and iterators) is gone: nobody will read it. It
     /// ends, and its filters that no other stream uses are unsubscribed at the broker, so that messages for it
     /// neither pile up nor hold reading paused for the other subscriptions.
-    mutating func streamAbandoned(_ id: Int, _ actions: inout Actions) {
-        guard let index = routes.firstIndex(where: { $0.id == id }) else { return }
+    ///
+    /// - Parameter token: Completed by the UNSUBACK of that unsubscribe (``withSubscription`` waits for it).
+    /// - Returns: Whether an UNSUBSCRIBE was requested (and `token` taken); `false` when the stream had already ended
+    ///   or every one of its filters is still used by another stream.
+    @discardableResult
+    mutating func streamAbandoned(_ id: Int, token: RequestToken? = nil, _ actions: inout Actions) -> Bool {
+        guard let index = routes.firstIndex(where: { $0.id == id }) else { return false }
         let route = routes.remove(at: index)
         actions.append(.finishStream(id: id, error: nil))
         streamDrained(id, &actions)
@@ -328,7 +333,7 @@ extension ClientStateMachine {
             let used = routes.contains { other in other.filters.contains { $0.utf8.elementsEqual(filter.utf8) } }
             if !used { orphaned.append(filter) }
         }
-        guard !orphaned.isEmpty else { return }
+        guard !orphaned.isEmpty else { return false }
         activeSubscriptions.removeAll { subscription in
             orphaned.contains { $0.utf8.elementsEqual(subscription.topicFilter.utf8) }
         }
@@ -336,7 +341,8 @@ extension ClientStateMachine {
         sendDeferredAcks(unrouted.unsubscribed(orphaned), &actions)
         actions.append(.log(.debug, "subscription to \(orphaned) abandoned by its reader: unsubscribing"))
         request(
-            .unsubscribe(orphaned, nil),
+            .unsubscribe(orphaned, token),
             packet: { .unsubscribe(MQTTUnsubscribe(packetIdentifier: $0, topicFilters: orphaned)) }, &actions)
+        return true
     }
 }
