@@ -122,9 +122,17 @@ final class ClientCore: @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: sslContext, serverHostname: sni))
                     }
-                    try channel.pipeline.syncOperations.addHandler(
+                    let makeHandler = { @Sendable in
                         MQTTChannelHandler(
-                            core: self, connectionID: id, version: version, maximumPacketSize: maximumPacketSize))
+                            core: self, connectionID: id, version: version, maximumPacketSize: maximumPacketSize)
+                    }
+                    if let webSocket = self.configuration.webSocket {
+                        try WebSocketTransport.addHandshake(
+                            to: channel, options: webSocket, host: self.configuration.host,
+                            port: self.configuration.port, core: self, connectionID: id, makeMQTTHandler: makeHandler)
+                    } else {
+                        try channel.pipeline.syncOperations.addHandler(makeHandler())
+                    }
                     self.connection = MQTTConnection(id: id, channel: channel)
                 }
             }
@@ -138,6 +146,18 @@ final class ClientCore: @unchecked Sendable {
                         + ((error as? IOError).map(ConnectionFailure.describe) ?? "\(error)"))
                 if self.connection?.id == id { self.connection = nil }
                 self.machine.connectionFailed(id: id, mapped, &actions)
+            case .success where self.configuration.webSocket != nil:
+                // CONNECT waits for the upgrade (webSocketUpgraded), bounded like the CONNACK.
+                if let connection = self.connection, connection.id == id {
+                    connection.connectTimeout = self.loop.scheduleTask(
+                        in: TimeAmount(self.configuration.connectTimeout)
+                    ) {
+                        self.connectionError(
+                            MQTTError.client(.timeout, .unspecifiedError, "no answer to the WebSocket upgrade in time"),
+                            connectionID: id)
+                        connection.channel.close(promise: nil)
+                    }
+                }
             case .success:
                 self.machine.channelConnected(id: id, &actions)
             }
@@ -308,12 +328,27 @@ final class ClientCore: @unchecked Sendable {
         for stream in streams { stream.wakeConsumer() }
     }
 
+    /// The WebSocket upgrade of connection `connectionID` succeeded: send CONNECT.
+    func webSocketUpgraded(connectionID: Int) {
+        loop.assertInEventLoop()
+        guard let connection, connection.id == connectionID else { return }
+        connection.connectTimeout?.cancel()
+        connection.connectTimeout = nil
+        var actions = Actions()
+        machine.channelConnected(id: connectionID, &actions)
+        run(actions)
+    }
+
     func connectionError(_ error: Error, connectionID: Int) {
         loop.assertInEventLoop()
         guard let state = machine.connection, state.id == connectionID, state.lastError == nil else { return }
         let host = configuration.tls?.serverName ?? configuration.host
         let mapped: MQTTError
-        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
+        if let error = error as? MQTTError {
+            mapped = error
+        } else if let sentence = WebSocketTransport.describe(error) {
+            mapped = .client(.connectionClosed, .unspecifiedError, sentence)
+        } else if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
             mapped = .client(.tlsFailure, .unspecifiedError, ConnectionFailure.tlsCause(error, host: host))
         } else if sslContext != nil, !state.established, ConnectionFailure.isPlainPeerDuringHandshake(error) {
             mapped = .client(

@@ -111,6 +111,8 @@ public struct MQTTClientConfiguration: Sendable {
     public var will: MQTTWill?
     /// TLS, or `nil` for plain TCP.
     public var tls: MQTTTLSOptions?
+    /// MQTT over WebSocket (`ws://`, or `wss://` with ``tls``), or `nil` for MQTT directly on TCP (the default).
+    public var webSocket: MQTTWebSocketOptions?
     /// The Receive Maximum this client announces (incoming QoS 1/2 in flight).
     public var receiveMaximum: UInt16
     /// QoS 1/2 messages in flight at once in MQTT 3.1.1, which has no Receive Maximum (MQTT 5 uses
