@@ -4,7 +4,7 @@ import NIOWebSocket
 
 /// The WebSocket layer of a connection (``MQTTWebSocketOptions``): the HTTP/1.1 upgrade to the `mqtt` subprotocol,
 /// then binary frames in both directions. Once upgraded the pipeline is
-/// `[TLS] → frame encoder/decoder → protocol error handler → WebSocketMQTTBridge → MQTTChannelHandler`,
+/// `[TLS] → frame encoder/decoder → WebSocketMQTTBridge → MQTTChannelHandler`,
 /// so the MQTT side sees the same byte stream as on TCP.
 enum WebSocketTransport {
     /// The subprotocol MQTT 3.1.1 §6 and MQTT 5.0 §6 name.
@@ -20,7 +20,10 @@ enum WebSocketTransport {
         let frameLimit = min(
             Int(UInt32.max),
             options.maximumFrameSize ?? core.configuration.maximumPacketSize.addingReportingOverflow(16).partialValue)
-        let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: frameLimit) { channel, response in
+        // The bridge answers protocol errors itself: NIO's error handler could close the channel before the error
+        // reaches the MQTT handler, and the connection would end without its reason.
+        let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: frameLimit, automaticErrorHandling: false) {
+            channel, response in
             channel.eventLoop.makeCompletedFuture {
                 let operations = channel.pipeline.syncOperations
                 let handshake = try operations.handler(type: WebSocketHandshakeHandler.self)
@@ -176,6 +179,15 @@ final class WebSocketMQTTBridge: ChannelDuplexHandler, RemovableChannelHandler {
         default:
             break
         }
+    }
+
+    /// A frame the decoder refused: the close frame with its code, then the error on to the MQTT handler, which
+    /// records it as the connection's reason and closes.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let error = error as? NIOWebSocketError {
+            sendClose(context, code: error == .invalidFrameLength ? .messageTooLarge : .protocolError)
+        }
+        context.fireErrorCaught(error)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
