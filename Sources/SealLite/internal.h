@@ -35,6 +35,13 @@ void sl_put_be64(uint8_t *p, uint64_t v);
 uint32_t sl_get_be32(const uint8_t *p);
 uint64_t sl_get_be64(const uint8_t *p);
 
+/* Whether a context is longer than len32 can say (never with a 32-bit size_t). */
+#if SIZE_MAX > 0xFFFFFFFFu
+#define SL_CONTEXT_TOO_LONG(n) ((n) > (size_t)0xFFFFFFFFu)
+#else
+#define SL_CONTEXT_TOO_LONG(n) 0
+#endif
+
 /* a + b into *sum; 0 on overflow of size_t. */
 int sl_add(size_t a, size_t b, size_t *sum);
 

@@ -143,13 +143,14 @@ static int check_header(seallite_opener *o, const uint8_t *env, size_t env_len, 
                         size_t context_len)
 {
     unsigned mode;
+    (void)context_len; /* only checked where size_t is wider than 32 bits */
     if (env_len > SEALLITE_MAX_ENVELOPE_BYTES) {
         return reject(o, SEALLITE_REASON_MALFORMED);
     }
     if (topic_len > SEALLITE_MAX_TOPIC_BYTES) {
         return reject(o, SEALLITE_REASON_BAD_TOPIC);
     }
-    if ((uint64_t)context_len > (uint64_t)UINT32_MAX) {
+    if (SL_CONTEXT_TOO_LONG(context_len)) {
         return reject(o, SEALLITE_REASON_MALFORMED);
     }
     if (env_len < SEALLITE_HEADER_BYTES || env == NULL) {

@@ -91,7 +91,7 @@ int seallite_sealed_size(const seallite_sealer *sealer, size_t payload_len, size
         return SEALLITE_INVALID_ARGUMENT;
     }
     if (payload_len > SEALLITE_MAX_PAYLOAD_BYTES || topic_len > SEALLITE_MAX_TOPIC_BYTES ||
-        (uint64_t)context_len > (uint64_t)UINT32_MAX) {
+        SL_CONTEXT_TOO_LONG(context_len)) {
         return SEALLITE_INVALID_ARGUMENT;
     }
     suite = sealer->key != NULL ? sealer->key->suite : SEALLITE_SUITE_ED25519;
