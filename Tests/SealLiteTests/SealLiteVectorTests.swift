@@ -261,7 +261,8 @@ struct SealLiteVectorTests {
             }
             let result = Self.open(&opener, &windows, vector, vector.envelope, retained: vector.retained)
             if vector.result == "valid" {
-                #expect(result.status == SEALLITE_OK.rawValue, "tcId \(vector.id) (\(vector.comment)): \(result.reason)")
+                #expect(
+                    result.status == SEALLITE_OK.rawValue, "tcId \(vector.id) (\(vector.comment)): \(result.reason)")
                 #expect(result.payload == vector.payload, "tcId \(vector.id): payload")
                 #expect(result.opened.kid == vector.kid && result.opened.sid == vector.sid, "tcId \(vector.id): ids")
                 #expect((result.opened.is_signed != 0) == (vector.signer != nil), "tcId \(vector.id): signer")
@@ -277,8 +278,8 @@ struct SealLiteVectorTests {
     func swiftOpensWhatSealLiteSeals(_ kind: String) throws {
         let (tables, _) = try Self.load()
         let now: UInt64 = 1_767_225_600_000
-        let swiftKey = try SealKey(id: 0x0101, suite: .xchacha20poly1305, bytes: Array(0x00...0x1F))
-        let swiftHMAC = try SealKey(id: 0x0303, suite: .hmacSHA256, bytes: Array(0x40...0x5F))
+        let swiftKey = try SealKey(id: 0x0101, suite: .xchacha20poly1305, bytes: Array(UInt8(0x00)...UInt8(0x1F)))
+        let swiftHMAC = try SealKey(id: 0x0303, suite: .hmacSHA256, bytes: Array(UInt8(0x40)...UInt8(0x5F)))
         let signer = try SigningKey(id: Self.signerID, seed: Self.signerSeed)
         let opener = Opener(
             keys: KeySet(keys: [swiftKey, swiftHMAC], signers: [signer.verifyingKey]),
@@ -312,7 +313,7 @@ struct SealLiteVectorTests {
         let (tables, _) = try Self.load()
         let now: UInt64 = 1_767_225_600_000
         let sealer = try Sealer(
-            key: try SealKey(id: 0x0303, suite: .hmacSHA256, bytes: Array(0x40...0x5F)), senderID: 0x4242,
+            key: try SealKey(id: 0x0303, suite: .hmacSHA256, bytes: Array(UInt8(0x40)...UInt8(0x5F))), senderID: 0x4242,
             clock: { now })
         let envelope = try sealer.seal(Array("hello".utf8), topic: "a/b", context: [1, 2, 3])
         var opener = seallite_opener()
@@ -332,7 +333,9 @@ struct SealLiteVectorTests {
 }
 
 /// The `random` callback of the vector sealers: hands out a ``SealLiteVectorTests/FixedRandom``'s bytes.
-private func takeFixedRandom(_ context: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<UInt8>?, _ count: Int)
+private func takeFixedRandom(
+    _ context: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<UInt8>?, _ count: Int
+)
     -> Int32
 {
     guard let context, let out else { return -1 }
