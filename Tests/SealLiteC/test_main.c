@@ -17,6 +17,7 @@ int main(void)
 #endif
     run_unit_tests();
     run_vector_tests();
+    run_mode_tests();
     printf("%s: %d checks, %d failures\n", test_failures == 0 ? "PASS" : "FAIL", test_checks, test_failures);
     return test_failures == 0 ? 0 : 1;
 }

@@ -19,5 +19,6 @@ extern int test_checks;
 
 void run_unit_tests(void);
 void run_vector_tests(void);
+void run_mode_tests(void);
 
 #endif
