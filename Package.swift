@@ -53,9 +53,10 @@ let package = Package(
         // SealLite: the envelope in C99 for constrained senders (no heap, caller-owned buffers). Its own
         // SHA-256/HMAC; the AEAD and Ed25519 modes through the libsodium backend (backend_sodium.c).
         // Standalone C tests, footprint and fuzzing: Scripts/seallite-test, seallite-footprint, fuzz-seallite.
+        // CSodium only for libsodium's pkg-config include path (Homebrew); the C code includes <sodium.h>.
         .target(
             name: "SealLite",
-            dependencies: [],
+            dependencies: ["CSodium"],
             linkerSettings: [.linkedLibrary("sodium")]
         ),
         // The one topic-filter implementation: MQTT routing, the keyring ACL, the sealed policy, fleet grants.
