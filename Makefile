@@ -6,7 +6,7 @@ APT_PACKAGES := libsodium-dev libssl-dev pkg-config openssl mosquitto mosquitto-
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SHARED_VECTORS := $(abspath ../shared/vectors)
 
-.PHONY: deps build demo test lint format bench fuzz-envelope fuzz-mqtt
+.PHONY: deps build demo test lint format bench fuzz-envelope fuzz-mqtt seallite-test
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -34,3 +34,7 @@ format:
 
 bench: deps
 	swift package --allow-writing-to-package-directory benchmark
+
+# SealLite (C99): its vector and unit tests, full and HMAC-only builds with ASan + UBSan; no Swift build.
+seallite-test: deps
+	Scripts/seallite-test

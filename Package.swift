@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "SealFleet", targets: ["SealFleet"]),
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "SealedMQTT", targets: ["SealedMQTT"]),
+        .library(name: "SealLite", targets: ["SealLite"]),
         .library(name: "SealBench", targets: ["SealBench"]),
         .library(name: "LocalBroker", targets: ["LocalBroker"]),
         .executable(name: "mqtt-seal", targets: ["mqtt-seal"]),
@@ -49,6 +50,15 @@ let package = Package(
         ),
 
         // MARK: Libraries
+        // SealLite: the envelope in C99 for constrained senders (no heap, caller-owned buffers). Its own
+        // SHA-256/HMAC; the AEAD and Ed25519 modes through the libsodium backend (backend_sodium.c).
+        // Standalone C tests, footprint and fuzzing: Scripts/seallite-test, seallite-footprint, fuzz-seallite.
+        // CSodium only for libsodium's pkg-config include path (Homebrew); the C code includes <sodium.h>.
+        .target(
+            name: "SealLite",
+            dependencies: ["CSodium"],
+            linkerSettings: [.linkedLibrary("sodium")]
+        ),
         // The one topic-filter implementation: MQTT routing, the keyring ACL, the sealed policy, fleet grants.
         .target(
             name: "TopicFilters",
@@ -139,6 +149,11 @@ let package = Package(
         .testTarget(
             name: "SealTests",
             dependencies: ["Seal", "CSodium", "COpenSSL", "envelope-vectors"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SealLiteTests",
+            dependencies: ["SealLite", "Seal"],
             swiftSettings: strict
         ),
         .testTarget(
