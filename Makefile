@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, and runs the sealed pub/sub demo against its own mosquitto
 #   make test   installs what is missing and runs every test (unit, vectors, real-broker)
 
-APT_PACKAGES := libsodium-dev libssl-dev pkg-config openssl mosquitto mosquitto-clients rabbitmq-server ejabberd
+APT_PACKAGES := libsodium-dev libssl-dev pkg-config openssl mosquitto mosquitto-clients libmosquitto-dev gcc rabbitmq-server ejabberd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SHARED_VECTORS := $(abspath ../shared/vectors)
 

@@ -158,8 +158,17 @@ typedef struct listener {
         int used;
         seallite_replay window;
     } pairs[8];
-    int received, wanted;
+    int received, wanted, subscribed;
 } listener;
+
+static void on_subscribe(struct mosquitto *m, void *ctx, int mid, int qos_count, const int *granted_qos)
+{
+    (void)m;
+    (void)mid;
+    (void)qos_count;
+    (void)granted_qos;
+    ((listener *)ctx)->subscribed = 1;
+}
 
 static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_message *msg)
 {
@@ -214,8 +223,14 @@ static int listen_commands(options *o, struct mosquitto *m)
     l.wanted = o->count;
     mosquitto_user_data_set(m, &l);
     mosquitto_message_callback_set(m, on_message);
+    mosquitto_subscribe_callback_set(m, on_subscribe);
     if (mosquitto_subscribe(m, NULL, o->command_topic, 1) != MOSQ_ERR_SUCCESS) {
         return 1;
+    }
+    while (!l.subscribed) { /* "listening" only once the broker granted the subscription (SUBACK) */
+        if (mosquitto_loop(m, 1000, 1) != MOSQ_ERR_SUCCESS) {
+            return 1;
+        }
     }
     printf("listening on %s\n", o->command_topic);
     fflush(stdout);
