@@ -93,6 +93,11 @@ public struct DeviceSnapshot: Sendable {
         func malformed(_ why: String) -> FleetError {
             FleetError(slot: .malformed, "slot content is malformed: \(why)")
         }
+        do {
+            try StrictJSON.check(bytes)
+        } catch {
+            throw malformed(error.message)
+        }
         let dto: SnapshotDTO
         do {
             dto = try JSONDecoder().decode(SnapshotDTO.self, from: Data(bytes))

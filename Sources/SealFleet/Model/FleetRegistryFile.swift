@@ -36,6 +36,11 @@ public struct FleetRegistryFile: Sendable {
         } catch {
             throw FleetError(keyring: error)
         }
+        do {
+            try StrictJSON.check(bytes)
+        } catch {
+            throw FleetError(.corrupt, "fleet registry \(path) is damaged: \(error.message)")
+        }
         let dto: RegistryDTO
         do {
             dto = try JSONDecoder().decode(RegistryDTO.self, from: Data(bytes))

@@ -76,6 +76,11 @@ public struct EnrolmentRequest: Sendable, Hashable {
     ///
     /// - Throws: ``FleetError`` (`requestRejected`) naming the first problem.
     public static func decode(_ text: String) throws(FleetError) -> EnrolmentRequest {
+        do {
+            try StrictJSON.check(Array(text.utf8))
+        } catch {
+            throw FleetError(.requestRejected, "enrolment request is malformed: \(error.message)")
+        }
         let dto: RequestDTO
         do {
             dto = try JSONDecoder().decode(RequestDTO.self, from: Data(text.utf8))

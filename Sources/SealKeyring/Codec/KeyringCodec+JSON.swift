@@ -96,6 +96,11 @@ extension KeyringCodec {
             throw KeyringError(
                 .unsupportedVersion, "keyring format version \(header.version) is not supported (this build reads 1)")
         }
+        do {
+            try StrictJSON.check(bytes)
+        } catch {
+            throw KeyringError(.corrupt, "keyring file is damaged: \(error.message)")
+        }
         let dto: FileDTO
         do {
             dto = try JSONDecoder().decode(FileDTO.self, from: data)

@@ -47,6 +47,11 @@ public enum KeyringVerifiers {
             throw KeyringError(
                 .unsupportedVersion, "verifier format version \(header.version) is not supported (this build reads 1)")
         }
+        do {
+            try StrictJSON.check(bytes)
+        } catch {
+            throw KeyringError(.corrupt, "verifier file is malformed: \(error.message)")
+        }
         let dto: VerifiersDTO
         do {
             dto = try JSONDecoder().decode(VerifiersDTO.self, from: data)
