@@ -33,6 +33,41 @@ struct KeysCLITests {
         #expect(!FileManager.default.fileExists(atPath: otherKEK))
     }
 
+    /// `keys init` makes a keyring that seals at once (one primary on `#`), and `rotate` then works.
+    @Test func initMakesAReadyKeyringThatSealsAndRotates() throws {
+        let workspace = try KeyringWorkspace(initialise: false)
+        let created = try CLIRunner.run(["keys", "init"] + workspace.flags)
+        #expect(created.status == 0, "\(created.err)")
+        let kid = try KeyringWorkspace.firstID(after: "added key ", in: created.out)
+        #expect(created.out.hasSuffix("added key \(kid) (xchacha20poly1305, primary, topics [#])\n"))
+        let keyring = try workspace.load()
+        #expect(keyring.keys.count == 1)
+        #expect(keyring.primary(of: .all)?.kid == (try KeyringID.parse(kid)))
+
+        let sealed = try workspace.run(["seal", "-t", "plant/7/temp"], stdin: Data("21.5".utf8))
+        #expect(sealed.status == 0, "\(sealed.err)")
+        let opened = try workspace.run(["open", "-t", "plant/7/temp"], stdin: sealed.stdout)
+        #expect(opened.status == 0, "\(opened.err)")
+        #expect(opened.out == "21.5")
+
+        let rotated = try workspace.keys(["rotate"])
+        #expect(rotated.status == 0, "\(rotated.err)")
+        #expect(rotated.out.hasSuffix(", \(kid) is decrypt-only\n"))
+
+        // --empty: no key; --suite names the first key's suite, so it cannot go with --empty.
+        let other = try KeyringWorkspace(initialise: false)
+        let chosen = try CLIRunner.run(["keys", "init", "--suite", "aes256gcm"] + other.flags)
+        #expect(chosen.status == 0, "\(chosen.err)")
+        #expect(try other.load().keys.map(\.suite) == [.aes256gcm])
+        let third = try KeyringWorkspace(initialise: false)
+        let conflicting = try CLIRunner.run(["keys", "init", "--empty", "--suite", "aes256gcm"] + third.flags)
+        #expect(conflicting.status == 64)
+        #expect(!FileManager.default.fileExists(atPath: third.keyring))
+        let badSuite = try CLIRunner.run(["keys", "init", "--suite", "ed25519"] + third.flags)
+        #expect(badSuite.status == 65 || badSuite.status == 64, "\(badSuite.err)")
+        #expect(!FileManager.default.fileExists(atPath: third.keyring))
+    }
+
     @Test func everyLifecycleTransitionThroughTheCLI() throws {
         let workspace = try KeyringWorkspace()
         let first = try workspace.addKey()
@@ -101,9 +136,13 @@ struct KeysCLITests {
 
     @Test func rotateAddsAndPromotesPerScope() throws {
         let workspace = try KeyringWorkspace()
-        let noPrimary = try workspace.keys(["rotate"])
-        #expect(noPrimary.status == 65)
-        #expect(noPrimary.err.contains("has no primary key to rotate"))
+        // A scope without a primary gets its first one.
+        let fresh = try workspace.keys(["rotate", "--topics", "fresh/#", "--suite", "hmac-sha256"])
+        #expect(fresh.status == 0, "\(fresh.err)")
+        let first = try KeyringWorkspace.firstID(after: "key ", in: fresh.out)
+        #expect(fresh.out == "rotated topics [fresh/#]: key \(first) is primary (the scope had none)\n")
+        let created = try #require(try workspace.load().key(KeyringID.parse(first)))
+        #expect(created.state == .primary && created.suite == .hmacSHA256)
 
         let old = try workspace.addPrimary(["--suite", "aes256gcm", "--topics", "plant/#"])
         let everywhere = try workspace.addPrimary()
@@ -263,7 +302,7 @@ struct KeysCLITests {
         let workspace = try KeyringWorkspace(initialise: false)
         let env = ["MQTT_SEAL_PASSPHRASE": "correct horse battery staple"]
         let create = try CLIRunner.run(
-            ["keys", "init", "--keyring", workspace.keyring, "--kdf", "minimum"], environment: env)
+            ["keys", "init", "--empty", "--keyring", workspace.keyring, "--kdf", "minimum"], environment: env)
         #expect(create.status == 0, "\(create.err)")
         let add = try CLIRunner.run(["keys", "add", "--keyring", workspace.keyring], environment: env)
         #expect(add.status == 0)

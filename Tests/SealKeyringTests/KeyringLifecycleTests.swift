@@ -120,7 +120,9 @@ import Foundation
     @Test func rotateAddsAndPromotesWithTheSameScopeAndSuite() throws {
         var keyring = Keyring()
         let scope = try TopicScope(parsing: ["x/#"])
-        #expect { try keyring.rotate(scope: scope) } throws: { ($0 as! KeyringError).code == .noPrimary }
+        // A scope without a primary gets its first one, of the default suite unless one is named.
+        let fresh = try keyring.rotate(scope: try TopicScope(parsing: ["y/#"]))
+        #expect(keyring.key(fresh)?.state == .primary && keyring.key(fresh)?.suite == .xchacha20poly1305)
         let old = try keyring.addKey(suite: .aes256gcm, scope: scope)
         try keyring.promote(old)
         let new = try keyring.rotate(scope: scope)

@@ -278,20 +278,20 @@ public struct Keyring: Sendable {
     }
 
     /// Rotation in one step: adds a key with the same suite (unless given) and scope as the scope's current primary
-    /// and promotes it; the old primary becomes decrypt-only. Returns the new kid.
+    /// and promotes it; the old primary becomes decrypt-only. A scope without a primary gets its first one (of
+    /// `suite`, by default ``Suite/xchacha20poly1305``), as `keys init` then `keys rotate` expects. Returns the new
+    /// kid.
     ///
     /// Use this only where every receiver can reload the keyring before the first message sealed with the new key
     /// arrives; otherwise add, distribute and promote separately.
-    /// - Throws: ``KeyringError`` (`noPrimary` when the scope has no primary to rotate).
+    /// - Throws: ``KeyringError`` (`invalidArgument` for a suite that is not symmetric or a date in the past).
     @discardableResult
     public mutating func rotate(
         scope: TopicScope = .all, suite: Suite? = nil, notAfter: Date? = nil, now: Date = Date()
     ) throws(KeyringError) -> UInt32 {
-        guard let current = primary(of: scope) else {
-            throw KeyringError(.noPrimary, "scope \(scope) has no primary key to rotate; add and promote one first")
-        }
+        let chosen = suite ?? primary(of: scope)?.suite ?? .xchacha20poly1305
         var copy = self
-        let kid = try copy.addKey(suite: suite ?? current.suite, scope: scope, notAfter: notAfter, now: now)
+        let kid = try copy.addKey(suite: chosen, scope: scope, notAfter: notAfter, now: now)
         try copy.promote(kid, now: now)
         self = copy
         return kid

@@ -29,11 +29,12 @@ struct KeysCommand: AsyncParsableCommand {
 struct KeysInit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create a new, empty keyring (mode 0600).",
+        abstract: "Create a new keyring (mode 0600) with one primary key on every topic, ready to seal.",
         discussion: """
-            With --kek-file, a missing key-encryption-key file is created (32 random bytes, mode 0600). With a \
-            passphrase, the key-encryption key is derived with Argon2id (--kdf interactive: 2 passes, 64 MiB). \
-            Refuses to overwrite an existing keyring.
+            The first key is a primary of --suite (xchacha20poly1305 by default) on the topic filter #; --empty \
+            creates a keyring without keys. With --kek-file, a missing key-encryption-key file is created (32 \
+            random bytes, mode 0600). With a passphrase, the key-encryption key is derived with Argon2id (--kdf \
+            interactive: 2 passes, 64 MiB). Refuses to overwrite an existing keyring.
             """
     )
 
@@ -42,11 +43,31 @@ struct KeysInit: AsyncParsableCommand {
     @Option(help: "Argon2id cost for a passphrase: interactive, moderate, or minimum (tests only).")
     var kdf: KDFChoice = .interactive
 
+    @Option(help: "The first key's suite: xchacha20poly1305, aes256gcm or hmac-sha256.")
+    var suite: String?
+
+    @Flag(help: "Create the keyring without a key.")
+    var empty = false
+
+    func validate() throws {
+        if empty && suite != nil { throw ValidationError("--suite names the first key; --empty creates none") }
+    }
+
     func run() async throws {
         try await runReportingFailures {
             // Refuse before creating anything (a new key-encryption-key file would be left behind otherwise).
             if FileManager.default.fileExists(atPath: options.keyring) {
                 throw CLIFailure(.dataError, "keyring \(options.keyring) already exists")
+            }
+            let firstSuite = try suite.map { (text: String) throws(CLIFailure) in try KeyringArgument.suite(text) }
+            var keyring = Keyring()
+            var first: UInt32?
+            if !empty {
+                do throws(KeyringError) {
+                    first = try keyring.rotate(scope: .all, suite: firstSuite ?? .xchacha20poly1305)
+                } catch {
+                    throw CLIFailure(keyringError: error)
+                }
             }
             let credential: KeyringCredential
             if let kekFile = options.kekFile, !FileManager.default.fileExists(atPath: kekFile) {
@@ -60,11 +81,14 @@ struct KeysInit: AsyncParsableCommand {
                 credential = try options.credential(confirm: true)
             }
             do throws(KeyringError) {
-                try options.file.create(credential: credential, kdf: kdf.parameters)
+                try options.file.create(keyring, credential: credential, kdf: kdf.parameters)
             } catch {
                 throw CLIFailure(keyringError: error)
             }
             print("created keyring \(options.keyring)")
+            if let first, let key = keyring.key(first) {
+                print("added key \(KeyringID.format(first)) (\(key.suite), primary, topics \(key.scope))")
+            }
         }
     }
 }
@@ -240,9 +264,13 @@ struct KeysRotate: AsyncParsableCommand {
                 let old = keyring.primary(of: scope)?.kid
                 return (try keyring.rotate(scope: scope, suite: suite, notAfter: notAfter), old)
             }
-            print(
-                "rotated topics \(scope): key \(KeyringID.format(new)) is primary, \(old.map(KeyringID.format) ?? "-") is decrypt-only"
-            )
+            if let old {
+                print(
+                    "rotated topics \(scope): key \(KeyringID.format(new)) is primary, \(KeyringID.format(old)) is decrypt-only"
+                )
+            } else {
+                print("rotated topics \(scope): key \(KeyringID.format(new)) is primary (the scope had none)")
+            }
         }
     }
 }

@@ -9,7 +9,8 @@ final class KeyringWorkspace: Sendable {
     let keyring: String
     let kek: String
 
-    /// Creates the folder; with `initialise`, runs `keys init` (which creates the KEK file) and checks it worked.
+    /// Creates the folder; with `initialise`, runs `keys init --empty` (which creates the KEK file) and checks it
+    /// worked.
     init(initialise: Bool = true) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "mqtt-seal-cli-\(UUID().uuidString)", isDirectory: true)
@@ -17,7 +18,7 @@ final class KeyringWorkspace: Sendable {
         keyring = folder.appendingPathComponent("test.keyring").path
         kek = folder.appendingPathComponent("test.kek").path
         if initialise {
-            let result = try keys(["init"])
+            let result = try keys(["init", "--empty"])
             try #require(result.status == 0, "keys init: \(result.err)")
         }
     }
