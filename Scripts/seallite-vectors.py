@@ -67,10 +67,19 @@ typedef struct vector {
 """)
 
 
+large = []  # byte strings above C99's 4095-character literal limit, as arrays defined before the table
+
+
 def vb(b: bytes) -> str:
+    if len(b) > 4000:
+        name = f"vector_large_{len(large)}"
+        rows = ",\n    ".join(", ".join(f"0x{c:02x}" for c in b[i:i + 16]) for i in range(0, len(b), 16))
+        large.append(f"static const char {name}[{len(b)}] = {{\n    {rows}\n}};")
+        return f"{{{name}, {len(b)}u}}"
     return f"{{{literal(b)}, {len(b)}u}}"
 
 
+table_start = len(out)
 out.append("static const vector vectors[] = {")
 for t in group["tests"]:
     assert len(t["before"]) <= 8
@@ -92,4 +101,5 @@ for t in group["tests"]:
 out.append("};")
 out.append(f"#define VECTOR_COUNT {len(group['tests'])}u")
 out.append(f"#define VECTOR_NUMBER_OF_TESTS {data['numberOfTests']}u")
+out[table_start:table_start] = large
 print("\n".join(out))

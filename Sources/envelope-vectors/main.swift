@@ -234,4 +234,25 @@ do {
         .outsideWindow, before: newer, window: 2)
 }
 
+// The exact freshness edges (Specs/envelope.md §6): accepted at 60,000 ms old and 10,000 ms ahead, one more
+// millisecond is stale / future.
+do {
+    let envelope = try encryptSealer.seal(payload, topic: topic)
+    generator.valid(
+        tagged("exactly 60,000 ms old: still fresh"), envelope: envelope, topic: topic, payload: payload,
+        sealer: encryptSealer, now: sealTime + 60_000)
+    generator.invalid(
+        tagged("60,001 ms old: stale"), envelope: envelope, topic: topic, .stale, now: sealTime + 60_001)
+    generator.valid(
+        tagged("exactly 10,000 ms in the future: within the skew bound"), envelope: envelope, topic: topic,
+        payload: payload, sealer: encryptSealer, now: sealTime - 10_000)
+    generator.invalid(
+        tagged("10,001 ms in the future: beyond the skew bound"), envelope: envelope, topic: topic, .future,
+        now: sealTime - 10_001)
+    // A reader's topic above 65535 bytes is rejected as badTopic before anything else is looked at.
+    generator.invalid(
+        tagged("local topic of 65536 bytes: badTopic"), envelope: envelope,
+        topic: String(repeating: "t", count: 65_536), .badTopic)
+}
+
 print(generator.json(), terminator: "")
