@@ -111,7 +111,8 @@ struct SealedPubSubTests {
         defer { broker.stopNow() }
         let workspace = try KeyringWorkspace()
         _ = try workspace.addPrimary()
-        let sub = try await Self.startSub(workspace, Self.endpoint(broker) + ["-t", "gone/#", "-W", "30"])
+        let sub = try await Self.startSub(
+            workspace, Self.endpoint(broker) + ["-t", "gone/#", "-W", "30", "--no-reconnect"])
         await broker.kill()
         #expect(try await sub.wait() == 74, "stderr: \(sub.err)")
         let lines = sub.err.split(separator: "\n").filter { !$0.hasPrefix("mqtt-seal sub: connected") }

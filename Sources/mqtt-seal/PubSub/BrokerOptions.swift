@@ -68,6 +68,14 @@ struct BrokerOptions: ParsableArguments {
     @Flag(name: [.customShort("d"), .long], help: "Print connection and subscription events on stderr.")
     var debug = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Exit 74 when the connection is lost instead of reconnecting.",
+            discussion:
+                "By default a lost connection is made again with exponential backoff (0.1 s doubling to 30 s, with "
+                + "jitter), resuming the session; QoS 1/2 messages in flight are sent again."))
+    var noReconnect = false
+
     @OptionGroup var session: SessionOptions
 
     /// The broker endpoint as resolved (for messages).
@@ -76,8 +84,8 @@ struct BrokerOptions: ParsableArguments {
         var endpoint: String { "\(configuration.host):\(configuration.port)" }
     }
 
-    /// Checks every value and builds the client configuration. Reconnection is off: a lost connection
-    /// ends the command (exit 74).
+    /// Checks every value and builds the client configuration. A lost connection is made again (the library's
+    /// backoff and jitter) unless `--no-reconnect`; the first connection is never retried.
     func resolve(role: String) throws(CLIFailure) -> Resolved {
         let version = try Self.protocolVersion(protocolVersion)
         let tlsOn = cafile != nil || tlsUseOsCerts
@@ -118,7 +126,7 @@ struct BrokerOptions: ParsableArguments {
         var configuration = MQTTClientConfiguration(
             host: host, port: portNumber ?? (tlsOn ? 8883 : 1883), protocolVersion: version, clientID: clientID,
             keepAlive: .seconds(keepAlive), username: username, password: password, tls: tls)
-        configuration.reconnect = .disabled
+        configuration.reconnect = noReconnect ? .disabled : MQTTReconnectPolicy()
         configuration.logger = Self.logger(debug: debug)
         configuration.connectTimeout = .seconds(timeout)
         configuration.requestTimeout = .seconds(timeout)

@@ -29,7 +29,8 @@ struct PubCommand: AsyncParsableCommand {
             Exit codes: 0 sent; 64 usage (bad or conflicting flags, invalid topic, an argument that is not \
             UTF-8); 65 the input is larger than --max-packet-size or a TLS file is malformed; 66 the -f, \
             --cafile, --cert or --key file is missing, unreadable or (-f) not a regular file; 74 the broker is \
-            unreachable, TLS failed or the connection was lost; 76 the broker answered a QoS 2 publish with \
+            unreachable, TLS failed, or the connection was lost with --no-reconnect (or while a QoS 0 message \
+            was due: QoS 0 is not kept for a reconnect); 76 the broker answered a QoS 2 publish with \
             PUBACK (it supports QoS 1 at most); 73 the --store folder cannot be used (in use by another process, \
             damaged, or kept for another client id); 77 the broker refused the credentials or the publish (not \
             authorised).

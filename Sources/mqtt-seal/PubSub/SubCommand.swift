@@ -24,13 +24,14 @@ struct SubCommand: AsyncParsableCommand {
             exactly as received, one write per message. Several -t filters share one subscription at the \
             -q QoS. Retained messages are printed (and counted by -C) unless -R is given. -C COUNT exits 0 \
             after COUNT messages; -W SECONDS exits 75 if the command is still running that long after \
-            connecting (like mosquitto_sub's -W, which exits 27). A lost connection exits 74; there is no \
-            reconnection. The default protocol is MQTT 3.1.1, as in mosquitto_sub; the port is 1883, or \
+            connecting (like mosquitto_sub's -W, which exits 27). A lost connection is made again with \
+            backoff and jitter, resuming the session (with -c and QoS 1/2 the broker keeps what arrives \
+            meanwhile); --no-reconnect exits 74 instead. The default protocol is MQTT 3.1.1, as in mosquitto_sub; the port is 1883, or \
             8883 when --cafile or --tls-use-os-certs turns TLS on. Help is --help only: -h is the host.
 
             Exit codes: 0 -C messages received (or stdout was closed); 64 usage (bad or conflicting flags, \
             invalid topic filter); 65 a TLS file is malformed; 66 a --cafile, --cert or --key file is \
-            missing or unreadable; 74 the broker is unreachable, TLS failed or the connection was lost; \
+            missing or unreadable; 74 the broker is unreachable, TLS failed, or (with --no-reconnect) the connection was lost; \
             73 the --store folder cannot be used (in use by another process, damaged, or kept for another client \
             id); 75 -W ran out; 77 the broker refused the credentials or the subscription (not authorised).
             """,
