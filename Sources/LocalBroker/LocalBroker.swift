@@ -311,7 +311,7 @@ public final class LocalBroker: @unchecked Sendable {
     }
 
     /// Binds `count` sockets to port 0 on 127.0.0.1 at once (so the ports differ), reads the ports, closes.
-    static func freePorts(count: Int) throws -> [Int] {
+    public static func freePorts(count: Int) throws -> [Int] {
         var sockets: [Int32] = []
         defer { for socket in sockets { close(socket) } }
         var ports: [Int] = []

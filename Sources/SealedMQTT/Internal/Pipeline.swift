@@ -1,5 +1,6 @@
 import Logging
 import MQTT
+import Metrics
 import NIOCore
 import Seal
 import SealKeyring
@@ -16,6 +17,9 @@ actor Accounting {
     private var logWindows: [SealedRejection.Reason: (since: ContinuousClock.Instant, suppressed: Int)] = [:]
     private let logger: Logger
     private let interval: Duration
+    /// The swift-metrics view of the same counts.
+    nonisolated let metrics = SealedMetrics()
+    private var rejectedCounters: [SealedRejection.Reason: Counter] = [:]
 
     init(logger: Logger, interval: Duration) {
         self.logger = logger
@@ -25,14 +29,25 @@ actor Accounting {
     func record(_ rejection: SealedRejection) {
         if rejection.reason.isDuplicate {
             duplicates += 1
+            metrics.duplicates.increment()
         } else {
             rejections[rejection.reason, default: 0] += 1
+            if let counter = rejectedCounters[rejection.reason] {
+                counter.increment()
+            } else {
+                let counter = metrics.rejected(rejection.reason)
+                rejectedCounters[rejection.reason] = counter
+                counter.increment()
+            }
         }
         for observer in observers.values { observer.yield(rejection) }
         log(rejection)
     }
 
-    nonisolated func recordPublished() { published.add(1, ordering: .relaxed) }
+    nonisolated func recordPublished() {
+        published.add(1, ordering: .relaxed)
+        metrics.published.increment()
+    }
 
     /// At most one line per reason per interval; the next line reports how many were suppressed meanwhile.
     private func log(_ rejection: SealedRejection) {
@@ -200,6 +215,8 @@ final class SubscriptionPipeline: Sendable {
     /// Opens, verifies and applies the topic's policy; delivers or records the rejection.
     func handle(_ message: MQTTMessage, ticket: UInt64) async -> WorkOutcome {
         let topicPolicy = policy.policy(for: message.topic)
+        let metrics = accounting.metrics
+        let started = ContinuousClock.now
         var result = message.payload.withUnsafeReadableBytes { bytes in
             openEnvelope(bytes, topic: message.topic, retained: message.retain)
         }
@@ -209,10 +226,13 @@ final class SubscriptionPipeline: Sendable {
             error.reason == .unknownKey || error.reason == .untrustedSigner
         {
             keys.refreshKeys()
+            metrics.keyringReloads.increment()
             result = message.payload.withUnsafeReadableBytes { bytes in
                 openEnvelope(bytes, topic: message.topic, retained: message.retain)
             }
         }
+        let elapsed = (ContinuousClock.now - started).components
+        metrics.openDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         let rejection: SealedRejection.Reason
         var sender: UInt32?
         switch result {
@@ -225,14 +245,18 @@ final class SubscriptionPipeline: Sendable {
                     topic: message.topic, payload: opened.payload, retain: message.retain, qos: message.qos,
                     envelope: opened)
                 if !message.retain { delivered.record(opened.identity) }
-                return await output.send(sealed, ticket: ticket) ? .delivered : .dropped
+                guard await output.send(sealed, ticket: ticket) else { return .dropped }
+                metrics.delivered.increment()
+                return .delivered
             }
         case .failure(let error):
             if error.reason == .malformed && topicPolicy.allowsPlaintext {
                 let clear = SealedMessage(
                     topic: message.topic, payload: Array(buffer: message.payload), retain: message.retain,
                     qos: message.qos, envelope: nil)
-                return await output.send(clear, ticket: ticket) ? .plaintext : .dropped
+                guard await output.send(clear, ticket: ticket) else { return .dropped }
+                metrics.plaintext.increment()
+                return .plaintext
             }
             // Authentic, but below the replay window: a copy of a delivered message (a broker restart resends its
             // queue) is a duplicate; one never delivered stays a rejection.

@@ -76,6 +76,12 @@ struct SubCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("N")], help: "Do not print a newline after each payload.")
     var noNewline = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve the sealed client's counters as Prometheus text on http://127.0.0.1:PORT/metrics.",
+            valueName: "port"))
+    var metricsPort: String?
+
     @Flag(name: [.customShort("R")], help: "Skip retained (stale) messages; they do not count for -C.")
     var skipRetained = false
 
@@ -83,13 +89,25 @@ struct SubCommand: AsyncParsableCommand {
         try await runReportingFailures {
             switch try sealing.mode(role: "sub") {
             case .plain:
-                if requireSignature || !allowSigner.isEmpty || !allowPlaintext.isEmpty {
+                if requireSignature || !allowSigner.isEmpty || !allowPlaintext.isEmpty || metricsPort != nil {
                     throw CLIFailure(
-                        .usage, "sub: --require-signature, --allow-signer and --allow-plaintext need a keyring")
+                        .usage,
+                        "sub: --require-signature, --allow-signer, --allow-plaintext and --metrics-port need a keyring")
                 }
                 try await receive(step: PlaintextStep())
             case .sealed(let location):
-                try await receiveSealed(location)
+                let port = try metricsPort.map { text throws(CLIFailure) in
+                    try BrokerOptions.integer(text, flag: "--metrics-port", in: 1...65_535)
+                }
+                var endpoint: MetricsEndpoint?
+                if let port { endpoint = try await MetricsEndpoint.start(port: port) }
+                do {
+                    try await receiveSealed(location)
+                } catch {
+                    await endpoint?.stop()
+                    throw error
+                }
+                await endpoint?.stop()
             }
         }
     }
