@@ -32,7 +32,7 @@ struct EnvelopeCLITests {
         let workspace = try KeyringWorkspace()
         let kid = try workspace.addPrimary(["--suite", suite])
         let created = try workspace.keys(["new-signer", "sensor-7"])
-        let sid = try KeyringWorkspace.firstID(after: "sid ", in: created.out)
+        let sid = try KeyringWorkspace.printedID(created)
 
         let signed = try workspace.run(["seal", "-t", "t/1", "--sign-as", "sensor-7"], stdin: Self.payload)
         #expect(signed.status == 0, "\(signed.err)")

@@ -87,7 +87,7 @@ struct ExportDeviceKeyTests {
         let workspace = try KeyringWorkspace()
         let created = try workspace.keys(["new-signer", "gateway", "--topics", "plant/#"])
         try #require(created.status == 0, "\(created.err)")
-        let sid = try KeyringWorkspace.firstID(after: "sid ", in: created.out)
+        let sid = try KeyringWorkspace.printedID(created)
         let signer = try workspace.keys(["export-device-key", sid, "--topics", "plant/#"])
         #expect(signer.status == 65)
         #expect(signer.err.hasPrefix("mqtt-seal: \(sid) is a signing identity"))

@@ -38,8 +38,8 @@ struct KeysCLITests {
         let workspace = try KeyringWorkspace(initialise: false)
         let created = try CLIRunner.run(["keys", "init"] + workspace.flags)
         #expect(created.status == 0, "\(created.err)")
-        let kid = try KeyringWorkspace.firstID(after: "added key ", in: created.out)
-        #expect(created.out.hasSuffix("added key \(kid) (xchacha20poly1305, primary, topics [#])\n"))
+        let kid = try KeyringWorkspace.printedID(created)
+        #expect(created.err.hasSuffix("added key \(kid) (xchacha20poly1305, primary, topics [#])\n"))
         let keyring = try workspace.load()
         #expect(keyring.keys.count == 1)
         #expect(keyring.primary(of: .all)?.kid == (try KeyringID.parse(kid)))
@@ -52,7 +52,12 @@ struct KeysCLITests {
 
         let rotated = try workspace.keys(["rotate"])
         #expect(rotated.status == 0, "\(rotated.err)")
-        #expect(rotated.out.hasSuffix(", \(kid) is decrypt-only\n"))
+        #expect(rotated.err.hasSuffix(", \(kid) is decrypt-only\n"))
+        // Scripts take the id alone: KID=$(mqtt-seal keys add), then keys promote "$KID".
+        let added = try workspace.keys(["add", "--topics", "script/#"])
+        let script = try KeyringWorkspace.printedID(added)
+        #expect(added.err.hasPrefix("added key \(script) (xchacha20poly1305, pending, topics [script/#])"))
+        #expect(try workspace.keys(["promote", script]).status == 0)
 
         // --empty: no key; --suite names the first key's suite, so it cannot go with --empty.
         let other = try KeyringWorkspace(initialise: false)
@@ -139,8 +144,8 @@ struct KeysCLITests {
         // A scope without a primary gets its first one.
         let fresh = try workspace.keys(["rotate", "--topics", "fresh/#", "--suite", "hmac-sha256"])
         #expect(fresh.status == 0, "\(fresh.err)")
-        let first = try KeyringWorkspace.firstID(after: "key ", in: fresh.out)
-        #expect(fresh.out == "rotated topics [fresh/#]: key \(first) is primary (the scope had none)\n")
+        let first = try KeyringWorkspace.printedID(fresh)
+        #expect(fresh.err == "rotated topics [fresh/#]: key \(first) is primary (the scope had none)\n")
         let created = try #require(try workspace.load().key(KeyringID.parse(first)))
         #expect(created.state == .primary && created.suite == .hmacSHA256)
 
@@ -148,8 +153,8 @@ struct KeysCLITests {
         let everywhere = try workspace.addPrimary()
         let rotate = try workspace.keys(["rotate", "--topics", "plant/#"])
         #expect(rotate.status == 0)
-        let new = try KeyringWorkspace.firstID(after: "key ", in: rotate.out)
-        #expect(rotate.out == "rotated topics [plant/#]: key \(new) is primary, \(old) is decrypt-only\n")
+        let new = try KeyringWorkspace.printedID(rotate)
+        #expect(rotate.err == "rotated topics [plant/#]: key \(new) is primary, \(old) is decrypt-only\n")
 
         let keyring = try workspace.load()
         let rotated = try #require(keyring.key(try KeyringID.parse(new)))
@@ -335,8 +340,8 @@ struct KeysCLITests {
         let bob = try KeyringWorkspace()
         let created = try alice.keys(["new-signer", "alice-gw", "--topics", "alice/#"])
         #expect(created.status == 0)
-        #expect(created.out.hasPrefix("created signing identity alice-gw: sid "))
-        let sid = try KeyringWorkspace.firstID(after: "sid ", in: created.out)
+        #expect(created.err.hasPrefix("created signing identity alice-gw: sid "))
+        let sid = try KeyringWorkspace.printedID(created)
 
         let duplicate = try alice.keys(["new-signer", "alice-gw"])
         #expect(duplicate.status == 65)

@@ -106,7 +106,8 @@ struct FleetEnrollCommand: AsyncParsableCommand {
                     throw CLIFailure(fleetError: error)
                 }
                 try await session.publishChanges()
-                print("enrolled \(parsed.device) (signer \(KeyringID.format(parsed.sid)))")
+                print(parsed.device)
+                printError("enrolled \(parsed.device) (signer \(KeyringID.format(parsed.sid)))")
             }
         }
     }

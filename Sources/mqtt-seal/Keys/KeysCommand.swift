@@ -76,7 +76,7 @@ struct KeysInit: AsyncParsableCommand {
                 } catch {
                     throw CLIFailure(keyringError: error)
                 }
-                print("created key-encryption-key file \(kekFile) (keep it apart from the keyring)")
+                printError("created key-encryption-key file \(kekFile) (keep it apart from the keyring)")
             } else {
                 credential = try options.credential(confirm: true)
             }
@@ -85,9 +85,11 @@ struct KeysInit: AsyncParsableCommand {
             } catch {
                 throw CLIFailure(keyringError: error)
             }
-            print("created keyring \(options.keyring)")
+            printError("created keyring \(options.keyring)")
             if let first, let key = keyring.key(first) {
-                print("added key \(KeyringID.format(first)) (\(key.suite), primary, topics \(key.scope))")
+                // The id alone on stdout (KID=$(mqtt-seal keys init)); the sentence on stderr.
+                print(KeyringID.format(first))
+                printError("added key \(KeyringID.format(first)) (\(key.suite), primary, topics \(key.scope))")
             }
         }
     }
@@ -140,7 +142,8 @@ struct KeysAdd: AsyncParsableCommand {
             let kid = try options.update { keyring throws(KeyringError) in
                 try keyring.addKey(suite: suite, scope: scope, notAfter: notAfter)
             }
-            print("added key \(KeyringID.format(kid)) (\(suite), pending, topics \(scope))")
+            print(KeyringID.format(kid))
+            printError("added key \(KeyringID.format(kid)) (\(suite), pending, topics \(scope))")
         }
     }
 }
@@ -264,12 +267,13 @@ struct KeysRotate: AsyncParsableCommand {
                 let old = keyring.primary(of: scope)?.kid
                 return (try keyring.rotate(scope: scope, suite: suite, notAfter: notAfter), old)
             }
+            print(KeyringID.format(new))
             if let old {
-                print(
+                printError(
                     "rotated topics \(scope): key \(KeyringID.format(new)) is primary, \(KeyringID.format(old)) is decrypt-only"
                 )
             } else {
-                print("rotated topics \(scope): key \(KeyringID.format(new)) is primary (the scope had none)")
+                printError("rotated topics \(scope): key \(KeyringID.format(new)) is primary (the scope had none)")
             }
         }
     }
@@ -303,7 +307,8 @@ struct KeysNewSigner: AsyncParsableCommand {
             let sid = try options.update { keyring throws(KeyringError) in
                 try keyring.newSigningIdentity(name: name, scope: scope)
             }
-            print("created signing identity \(name): sid \(KeyringID.format(sid)), topics \(scope)")
+            print(KeyringID.format(sid))
+            printError("created signing identity \(name): sid \(KeyringID.format(sid)), topics \(scope)")
         }
     }
 }

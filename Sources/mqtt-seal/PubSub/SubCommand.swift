@@ -31,7 +31,8 @@ struct SubCommand: AsyncParsableCommand {
 
             Exit codes: 0 -C messages received (or stdout was closed); 64 usage (bad or conflicting flags, \
             invalid topic filter); 65 a TLS file is malformed; 66 a --cafile, --cert or --key file is \
-            missing or unreadable; 74 the broker is unreachable, TLS failed, or (with --no-reconnect) the connection was lost; \
+            missing or unreadable; 74 the broker is unreachable, TLS failed, (with --no-reconnect) the connection was lost, or \
+            --metrics-port cannot listen; \
             73 the --store folder cannot be used (in use by another process, damaged, or kept for another client \
             id); 75 -W ran out; 77 the broker refused the credentials or the subscription (not authorised).
             """,

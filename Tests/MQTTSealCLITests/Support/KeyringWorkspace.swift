@@ -48,11 +48,11 @@ final class KeyringWorkspace: Sendable {
     /// The raw bytes of the keyring file.
     func bytes() throws -> Data { try Data(contentsOf: URL(fileURLWithPath: keyring)) }
 
-    /// Adds a key and returns its kid, parsed from `added key KID (...)`.
+    /// Adds a key and returns its kid: `keys add` prints it alone on stdout.
     func addKey(_ extra: [String] = []) throws -> String {
         let result = try keys(["add"] + extra)
         try #require(result.status == 0, "keys add: \(result.err)")
-        return try Self.firstID(after: "added key ", in: result.out)
+        return try Self.printedID(result)
     }
 
     /// Adds and promotes a key; returns its kid.
@@ -61,6 +61,13 @@ final class KeyringWorkspace: Sendable {
         let result = try keys(["promote", kid])
         try #require(result.status == 0, "keys promote: \(result.err)")
         return kid
+    }
+
+    /// The id a creating command (`keys add`, `rotate`, `new-signer`, `init`) printed alone on stdout.
+    static func printedID(_ result: CLIResult) throws -> String {
+        let id = result.out.trimmingCharacters(in: .newlines)
+        try #require(id.utf8.count == 8 && result.out == id + "\n", "not an id alone: \(result.out)")
+        return id
     }
 
     static func firstID(after marker: String, in text: String) throws -> String {
