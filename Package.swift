@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "mqtt-seal",
             dependencies: [
-                "Seal", "SealKeyring", "SealFleet", "MQTT", "SealedMQTT", "SealBench", "LocalBroker",
+                "Seal", "SealKeyring", "SealFleet", "MQTT", "SealedMQTT", "SealBench", "LocalBroker", "TopicFilters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

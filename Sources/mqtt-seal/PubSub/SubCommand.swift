@@ -83,8 +83,7 @@ struct SubCommand: AsyncParsableCommand {
             valueName: "port"))
     var metricsPort: String?
 
-    @Flag(name: [.customShort("R")], help: "Skip retained (stale) messages; they do not count for -C.")
-    var skipRetained = false
+    @OptionGroup var selection: SubSelectionOptions
 
     func run() async throws {
         try await runReportingFailures {
@@ -119,6 +118,7 @@ struct SubCommand: AsyncParsableCommand {
         let limit: Int?
         let seconds: Int?
         let resolved: BrokerOptions.Resolved
+        let selection: SubSelection
     }
 
     /// Checks the flags, connects, subscribes and prints every message that `step` lets through.
@@ -144,7 +144,9 @@ struct SubCommand: AsyncParsableCommand {
         let seconds = try timeout.map { text throws(CLIFailure) in
             try BrokerOptions.integer(text, flag: "-W", in: 1...2_147_483)
         }
-        return Checked(qos: qos, limit: limit, seconds: seconds, resolved: try broker.resolve(role: "sub"))
+        return Checked(
+            qos: qos, limit: limit, seconds: seconds, resolved: try broker.resolve(role: "sub"),
+            selection: try selection.selection())
     }
 
     /// Opens, verifies and prints through a ``SealedMQTTClient``: verified payloads on stdout, rejections on stderr.
@@ -179,10 +181,14 @@ struct SubCommand: AsyncParsableCommand {
                 printError(
                     "mqtt-seal sub: subscribed to \(topic.joined(separator: ", ")) (sealed, keyring \(location.path))")
             }
+            if selection.exitWhenSubscribed {
+                await sealed.disconnect()
+                return
+            }
             let rejections = await sealed.rejections()
             let printer = SealedPrinter(
                 printer: Printer(verbose: verbose, newline: !noNewline), keys: watcher, limit: checked.limit)
-            let skipRetained = skipRetained
+            let choice = checked.selection
             let debug = broker.debug
             try await runReaders(checked, deadline: deadline, disconnect: { await sealed.disconnect() }) { group in
                 // The keyring poller and the rejection printer end only when the readers are done (cancellation):
@@ -201,8 +207,11 @@ struct SubCommand: AsyncParsableCommand {
                 for stream in streams {
                     group.addTask {
                         for try await message in stream {
-                            if skipRetained && message.retain { continue }
-                            if try printer.print(message) { return }
+                            switch choice.verdict(topic: message.topic, retain: message.retain) {
+                            case .stop: return
+                            case .skip: continue
+                            case .print: if try printer.print(message) { return }
+                            }
                         }
                         throw CLIFailure(.ioError, "sub: connection to \(endpoint) ended")
                     }
@@ -279,13 +288,21 @@ struct SubCommand: AsyncParsableCommand {
             printError("mqtt-seal sub: subscribed to \(granted.joined(separator: ", "))")
         }
 
+        if selection.exitWhenSubscribed {
+            await client.disconnect()
+            return
+        }
         let printer = Printer(verbose: verbose, newline: !noNewline)
-        let skipRetained = skipRetained
+        let choice = checked.selection
         try await runReaders(checked, deadline: deadline, disconnect: { await client.disconnect() }) { group in
             group.addTask {
                 var received = 0
                 for try await message in stream {
-                    if skipRetained && message.retain { continue }
+                    switch choice.verdict(topic: message.topic, retain: message.retain) {
+                    case .stop: return
+                    case .skip: continue
+                    case .print: break
+                    }
                     guard let payload = try step.incoming(message) else { continue }
                     do throws(StandardStreams.WriteFailure) {
                         try printer.print(topic: message.topic, payload: payload)
