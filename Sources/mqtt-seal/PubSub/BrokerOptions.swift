@@ -78,6 +78,8 @@ struct BrokerOptions: ParsableArguments {
 
     @OptionGroup var session: SessionOptions
 
+    @OptionGroup var will: WillOptions
+
     /// The broker endpoint as resolved (for messages).
     struct Resolved: Sendable {
         var configuration: MQTTClientConfiguration
@@ -132,6 +134,7 @@ struct BrokerOptions: ParsableArguments {
         configuration.requestTimeout = .seconds(timeout)
         if let packetLimit { configuration.maximumPacketSize = packetLimit }
         try session.apply(to: &configuration, clientIDGiven: id != nil)
+        configuration.will = try will.will()
         return Resolved(configuration: configuration)
     }
 

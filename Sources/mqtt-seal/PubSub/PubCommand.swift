@@ -63,6 +63,18 @@ struct PubCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("n"), .customLong("null-message")], help: "Send one empty (zero-length) message.")
     var nullMessage = false
 
+    @Option(
+        name: .customLong("repeat"),
+        help: ArgumentHelp(
+            "Send the message (-m, -f, -s or -n) this many times (1-1000000), as mosquitto_pub's --repeat.",
+            valueName: "count"))
+    var repeatCount: String?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Seconds between repeats (fractions allowed, 0-3600).", valueName: "seconds"))
+    var repeatDelay: String?
+
     @Option(name: [.customShort("q"), .long], parsing: .unconditional, help: "The QoS: 0, 1 or 2.")
     var qos: String = "0"
 
@@ -136,6 +148,20 @@ struct PubCommand: AsyncParsableCommand {
                 .usage, "pub: invalid topic \(BrokerOptions.quoted(topic)): \(BrokerOptions.detail(error))")
         }
         let qos = try BrokerOptions.qos(qos)
+        let repeats = try repeatCount.map { text throws(CLIFailure) in
+            try BrokerOptions.integer(text, flag: "--repeat", in: 1...1_000_000)
+        }
+        let pause = try repeatDelay.map { text throws(CLIFailure) -> Duration in
+            guard let seconds = Double(text), seconds.isFinite, (0...3600).contains(seconds) else {
+                throw CLIFailure(
+                    .usage, "--repeat-delay takes seconds from 0 to 3600, not \(BrokerOptions.quoted(text))")
+            }
+            return .milliseconds(Int64((seconds * 1000).rounded()))
+        }
+        if stdinLine && (repeats != nil || pause != nil) {
+            throw CLIFailure(.usage, "pub: --repeat and --repeat-delay apply to one message (-m, -f, -s, -n), not -l")
+        }
+        if pause != nil && repeats == nil { throw CLIFailure(.usage, "pub: --repeat-delay needs --repeat") }
         let resolved = try broker.resolve(role: "pub")
         let limit = resolved.configuration.maximumPacketSize
 
@@ -167,9 +193,13 @@ struct PubCommand: AsyncParsableCommand {
             try await around(client) {
                 switch source {
                 case .message(let bytes):
-                    let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
-                    try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
-                    sent = 1
+                    // Each repeat is sealed afresh (a new sequence number): a reader's replay guard keeps every one.
+                    for index in 0..<(repeats ?? 1) {
+                        if index > 0, let pause { try await Task.sleep(for: pause) }
+                        let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
+                        try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                        sent += 1
+                    }
                 case .lines where qos == .atMostOnce:
                     try await StandardStreams.forEachLine(limit: limit) { bytes in
                         let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
