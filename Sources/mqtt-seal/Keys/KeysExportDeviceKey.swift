@@ -172,32 +172,15 @@ enum DeviceKeyExport {
         }
     }
 
-    /// Creates `path` with mode 0600 and writes `bytes`; an existing file is refused and a failed write leaves
-    /// nothing behind.
+    /// Creates `path` with mode 0600 and writes `bytes`, through the keyring's own atomic writer (a temporary file,
+    /// fsynced, then linked into place): an existing file is refused and a failed write leaves nothing behind.
     static func writeSecretFile(_ path: String, bytes: [UInt8]) throws(CLIFailure) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            let reason = errno == EEXIST ? "it already exists" : String(cString: strerror(errno))
-            throw CLIFailure(.cannotCreate, "cannot create \(path): \(reason)")
-        }
-        var written = 0
-        var failure: Int32 = 0
-        bytes.withUnsafeBytes { raw in
-            while written < raw.count {
-                let result = write(descriptor, raw.baseAddress! + written, raw.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                written += result
-            }
-        }
-        if failure == 0, fsync(descriptor) != 0 { failure = errno }
-        close(descriptor)
-        guard failure == 0 else {
-            unlink(path)
-            throw CLIFailure(.ioError, "cannot write \(path): \(String(cString: strerror(failure)))")
+        do throws(KeyringError) {
+            try KeyringIO.atomicWrite(path: path, bytes: bytes, exclusive: true)
+        } catch  where error.code == .alreadyExists {
+            throw CLIFailure(.cannotCreate, "cannot create \(path): it already exists")
+        } catch {
+            throw CLIFailure(.ioError, "cannot write \(path): \(error.message)")
         }
     }
 }
