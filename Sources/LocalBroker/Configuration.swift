@@ -137,6 +137,8 @@ extension LocalBroker {
         /// when delivering), the plugin refuses the subscription itself: SUBACK failure 0x87 in MQTT 5,
         /// 0x80 in 3.1.1. Use it with anonymous access only (the plugin then owns authentication).
         public var anonymousDeniedTopics: [String]
+        /// Also listen on a Unix domain socket, ``LocalBroker/unixSocketPath``.
+        public var unixSocket: Bool
         /// Raw configuration lines appended at the end.
         public var extraConfiguration: [String]
 
@@ -145,8 +147,9 @@ extension LocalBroker {
             users: [User] = [], allowAnonymous: Bool? = nil, acl: ACL? = nil, tls: Bool = false,
             persistence: Bool = false, autosaveInterval: Int = 1, autosaveOnChanges: Bool = false,
             bridges: [Bridge] = [], maxInflightMessages: Int? = nil, maxQueuedMessages: Int? = nil,
-            anonymousDeniedTopics: [String] = [], extraConfiguration: [String] = []
+            anonymousDeniedTopics: [String] = [], unixSocket: Bool = false, extraConfiguration: [String] = []
         ) {
+            self.unixSocket = unixSocket
             self.anonymousDeniedTopics = anonymousDeniedTopics
             self.users = users
             self.allowAnonymous = allowAnonymous ?? users.isEmpty

@@ -41,6 +41,9 @@ public final class LocalBroker: @unchecked Sendable {
     public let certificates: Certificates?
     /// The host to connect to: `127.0.0.1`.
     public let host = "127.0.0.1"
+    /// The Unix domain socket the broker listens on with ``Configuration/unixSocket`` (plain MQTT, same settings as
+    /// ``plainPort``).
+    public var unixSocketPath: String { folder + "/run/mqtt.sock" }
 
     private let mosquitto: String
     private let lock = NSLock()
@@ -216,6 +219,7 @@ public final class LocalBroker: @unchecked Sendable {
             ]
         }
         lines += ["", "listener \(plainPort) 127.0.0.1"]
+        if configuration.unixSocket { lines += ["", "listener 0 \(unixSocketPath)"] }
         if let certificates, let tlsPort, let mtlsPort, let mismatchedHostPort {
             lines += [
                 "", "listener \(tlsPort) 127.0.0.1",
@@ -273,6 +277,16 @@ public final class LocalBroker: @unchecked Sendable {
         }
         if let acl = configuration.acl {
             try write(acl.fileText, to: folder + "/acl")
+        }
+        if configuration.unixSocket {
+            let run = folder + "/run"
+            do {
+                try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+                // Writable for user `mosquitto`, which makes the socket there.
+                try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: run)
+            } catch {
+                throw LocalBrokerError(.fileSystem, "cannot create \(run): \(error)")
+            }
         }
         if configuration.persistence {
             let data = folder + "/data"

@@ -299,16 +299,19 @@ public final class SealedMQTTClient: Sendable, Service {
     /// A message that matches several of the filters is delivered once (one replay guard for the subscription),
     /// where separate ``subscribe(to:qos:)`` calls would each deliver it.
     ///
+    /// `properties` are the SUBSCRIBE's MQTT 5 properties (a subscription identifier, user properties).
+    ///
     /// - Throws: ``SealedMQTTError/Code/transport`` when the broker refuses any filter, a filter is invalid, or
     ///   `topicFilters` is empty.
     public func subscribe(
-        to topicFilters: [String], qos: MQTTQoS = .atMostOnce
+        to topicFilters: [String], qos: MQTTQoS = .atMostOnce, properties: MQTTProperties = MQTTProperties()
     ) async throws(SealedMQTTError) -> SealedMessageStream {
         let label = topicFilters.joined(separator: ", ")
         let raw: MQTTMessageStream
         do {
             raw = try await client.subscribe(
-                to: topicFilters.map { MQTTSubscription(topicFilter: $0, options: MQTTSubscriptionOptions(qos: qos)) })
+                to: topicFilters.map { MQTTSubscription(topicFilter: $0, options: MQTTSubscriptionOptions(qos: qos)) },
+                properties: properties)
         } catch {
             throw .transport(error, "subscribe to \(label)")
         }
@@ -328,9 +331,11 @@ public final class SealedMQTTClient: Sendable, Service {
     /// Unsubscribes; the subscription's stream ends after the messages already received.
     ///
     /// - Throws: ``SealedMQTTError/Code/transport`` when the broker refuses.
-    public func unsubscribe(_ topicFilter: String) async throws(SealedMQTTError) {
+    public func unsubscribe(
+        _ topicFilter: String, properties: MQTTProperties = MQTTProperties()
+    ) async throws(SealedMQTTError) {
         do {
-            try await client.unsubscribe([topicFilter])
+            try await client.unsubscribe([topicFilter], properties: properties)
         } catch {
             throw .transport(error, "unsubscribe from \(topicFilter)")
         }

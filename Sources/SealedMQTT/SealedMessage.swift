@@ -13,14 +13,24 @@ public struct SealedMessage: Sendable, Hashable {
     public let qos: MQTTQoS
     /// What the envelope proved, or nil for plaintext passed through on an opted-in topic.
     public let envelope: OpenedMessage?
+    /// The PUBLISH's MQTT 5 properties as received. They travel outside the envelope: nothing in them is encrypted
+    /// or authenticated.
+    public let properties: MQTTProperties
+    /// The packet identifier of the delivery (QoS 1 and 2), see ``MQTTMessage/packetIdentifier``.
+    public let packetIdentifier: UInt16?
 
     /// Creates a message (for tests of code that consumes sealed messages).
-    public init(topic: String, payload: [UInt8], retain: Bool, qos: MQTTQoS, envelope: OpenedMessage?) {
+    public init(
+        topic: String, payload: [UInt8], retain: Bool, qos: MQTTQoS, envelope: OpenedMessage?,
+        properties: MQTTProperties = MQTTProperties(), packetIdentifier: UInt16? = nil
+    ) {
         self.topic = topic
         self.payload = payload
         self.retain = retain
         self.qos = qos
         self.envelope = envelope
+        self.properties = properties
+        self.packetIdentifier = packetIdentifier
     }
 
     /// Whether the payload arrived in clear without an envelope (only on topics whose policy allows plaintext).

@@ -264,7 +264,7 @@ struct PubSubTests {
         (["pub", "--plain", "-t", "t", "-m", "x", "-l"], "mqtt-seal: pub: use only one of -m, -l"),
         (["pub", "--plain", "-t", "t", "-m", "x", "-n"], "mqtt-seal: pub: use only one of -m, -n"),
         (["pub", "--plain", "-t", "t"], "mqtt-seal: pub: say what to send with -m, -f, -l, -s or -n"),
-        (["pub", "--plain", "-m", "x"], "mqtt-seal: pub: -t TOPIC is required"),
+        (["pub", "--plain", "-m", "x"], "mqtt-seal: pub: -t TOPIC (or -L URL) is required"),
         (["pub", "--plain", "-t", "t", "-m", "x", "-q", "3"], "mqtt-seal: -q must be 0, 1 or 2, not '3'"),
         (
             ["pub", "--plain", "-t", "t", "-m", "x", "-V", "4"],
@@ -281,7 +281,7 @@ struct PubSubTests {
             ["pub", "--plain", "-t", "t", "-m", "x", "--cafile", "/etc/hostname", "--cert", "/etc/hostname"],
             "mqtt-seal: --cert needs --key"
         ),
-        (["sub", "--plain", "-q", "1"], "mqtt-seal: sub: at least one -t TOPIC is required"),
+        (["sub", "--plain", "-q", "1"], "mqtt-seal: sub: at least one -t TOPIC (or -L URL) is required"),
         (["sub", "--plain", "-t", "a/#/b"], "mqtt-seal: sub: invalid topic filter 'a/#/b'"),
         (["sub", "--plain", "-t", "a", "-C", "0"], "mqtt-seal: -C must be a whole number from 1"),
         (["sub", "--plain", "-t", "a", "-W", "soon"], "mqtt-seal: -W must be a whole number from 1"),

@@ -136,14 +136,27 @@ final class ClientCore: @unchecked Sendable {
                     self.connection = MQTTConnection(id: id, channel: channel)
                 }
             }
-        bootstrap.connect(host: configuration.host, port: configuration.port).whenComplete { result in
+        let connected: EventLoopFuture<any Channel>
+        do {
+            if let localAddress = configuration.localAddress {
+                _ = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0))
+            }
+            if let path = configuration.unixSocketPath {
+                connected = bootstrap.connect(unixDomainSocketPath: path)
+            } else {
+                connected = bootstrap.connect(host: configuration.host, port: configuration.port)
+            }
+        } catch {
+            connected = loop.makeFailedFuture(error)
+        }
+        connected.whenComplete { result in
             var actions = Actions()
             switch result {
             case .failure(let error):
                 let mapped = MQTTError.client(
                     .connectionClosed, .unspecifiedError,
-                    "cannot connect to \(self.configuration.host):\(self.configuration.port): "
-                        + ((error as? IOError).map(ConnectionFailure.describe) ?? "\(error)"))
+                    "cannot connect to \(self.configuration.unixSocketPath ?? "\(self.configuration.host):\(self.configuration.port)"): "
+                        + ConnectionFailure.describe(error))
                 if self.connection?.id == id { self.connection = nil }
                 self.machine.connectionFailed(id: id, mapped, &actions)
             case .success where self.configuration.webSocket != nil:

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import NIOSSL
 
 #if canImport(Glibc)
@@ -40,6 +41,26 @@ enum ConnectionFailure {
     /// An I/O error as the C library words it ("Connection reset by peer"), without NIO's call names.
     static func describe(_ error: IOError) -> String {
         String(cString: strerror(error.errnoCode))
+    }
+
+    /// Any connect failure in one plain sentence: an I/O error as above, a local address that is not an IP address.
+    static func describe(_ error: any Error) -> String {
+        if let io = error as? IOError {
+            // bind(2) failed: the -A / localAddress is not one of this host's addresses.
+            if io.errnoCode == EADDRNOTAVAIL { return "the local address cannot be used here (\(describe(io)))" }
+            return describe(io)
+        }
+        if let happy = error as? NIOConnectionError {
+            if let first = happy.connectionErrors.first { return describe(first.error) }
+            if happy.dnsAError != nil || happy.dnsAAAAError != nil { return "the host name cannot be resolved" }
+            return "no address to connect to"
+        }
+        if let address = error as? SocketAddressError, case .failedToParseIPString(let text) = address {
+            return "the local address '\(text)' is not an IP address"
+        }
+        if error is SocketAddressError.UnknownHost { return "the host name cannot be resolved" }
+        if error is SocketAddressError { return "the address cannot be used" }
+        return "\(error)"
     }
 
     /// Whether a failure during a TLS handshake means the peer is not a TLS server (it reset or closed).

@@ -46,7 +46,16 @@ public final class MQTTClient: Sendable, Service {
         if let tls = configuration.tls {
             do {
                 var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-                if let caFile = tls.caFile { tlsConfiguration.trustRoots = .file(caFile) }
+                // A CA file, a CA folder, or both (the folder then adds to the file's roots).
+                switch (tls.caFile, tls.caDirectory) {
+                case (let file?, let directory?):
+                    tlsConfiguration.trustRoots = .file(file)
+                    tlsConfiguration.additionalTrustRoots = [.file(directory)]
+                case (let file?, nil): tlsConfiguration.trustRoots = .file(file)
+                case (nil, let directory?): tlsConfiguration.trustRoots = .file(directory)
+                case (nil, nil): break
+                }
+                tlsConfiguration.minimumTLSVersion = tls.minimumVersion == .tls13 ? .tlsv13 : .tlsv12
                 if let certificateFile = tls.certificateFile {
                     tlsConfiguration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateFile).map {
                         .certificate($0)

@@ -7,8 +7,13 @@ public import NIOCore
 /// SNI) is ``serverName``, else the host the client connects to; an IP address is checked against
 /// the certificate's IP SANs.
 public struct MQTTTLSOptions: Sendable, Hashable {
-    /// PEM file with the CA certificates to trust; `nil` trusts the system's default roots.
+    /// PEM file with the CA certificates to trust; `nil` (and no ``caDirectory``) trusts the system's default roots.
     public var caFile: String?
+    /// A folder of PEM CA certificates named by their subject hash (`openssl rehash`), as OpenSSL's `CApath`; trusted
+    /// in addition to ``caFile``.
+    public var caDirectory: String?
+    /// The oldest TLS version accepted: TLS 1.2 (the default) or TLS 1.3.
+    public var minimumVersion: MQTTTLSVersion
     /// PEM file with the client certificate chain (for mutual TLS).
     public var certificateFile: String?
     /// PEM file with the client's private key.
@@ -29,6 +34,8 @@ public struct MQTTTLSOptions: Sendable, Hashable {
         self.privateKeyFile = privateKeyFile
         self.serverName = serverName
         self.verifiesHostname = true
+        self.caDirectory = nil
+        self.minimumVersion = .tls12
     }
 
     /// INSECURE: verifies the chain but not the host name.
@@ -37,6 +44,14 @@ public struct MQTTTLSOptions: Sendable, Hashable {
         options.verifiesHostname = false
         return options
     }
+}
+
+/// A TLS protocol version ``MQTTTLSOptions/minimumVersion`` can require. Older versions are not offered.
+public enum MQTTTLSVersion: String, Sendable, Hashable, CaseIterable {
+    /// TLS 1.2 (RFC 5246).
+    case tls12 = "tlsv1.2"
+    /// TLS 1.3 (RFC 8446).
+    case tls13 = "tlsv1.3"
 }
 
 /// How ``MQTTClient`` reconnects after a connection it had is lost. Times are `Duration`s, as everywhere in the
@@ -113,6 +128,11 @@ public struct MQTTClientConfiguration: Sendable {
     public var tls: MQTTTLSOptions?
     /// MQTT over WebSocket (`ws://`, or `wss://` with ``tls``), or `nil` for MQTT directly on TCP (the default).
     public var webSocket: MQTTWebSocketOptions?
+    /// The local address to connect from (an IP address, as `mosquitto_pub -A`), or `nil` to let the system choose.
+    public var localAddress: String?
+    /// A Unix domain socket to reach the broker through instead of TCP (``host`` and ``port`` are then used only in
+    /// messages and for TLS), or `nil`.
+    public var unixSocketPath: String?
     /// The Receive Maximum this client announces (incoming QoS 1/2 in flight).
     public var receiveMaximum: UInt16
     /// QoS 1/2 messages in flight at once in MQTT 3.1.1, which has no Receive Maximum (MQTT 5 uses
@@ -160,6 +180,8 @@ public struct MQTTClientConfiguration: Sendable {
         self.password = password.map { Array($0.utf8) }
         self.will = will
         self.tls = tls
+        self.localAddress = nil
+        self.unixSocketPath = nil
         self.receiveMaximum = 65535
         self.inflightLimitForMQTT311 = 20
         self.maximumPacketSize = MQTTPacket.maximumPacketSize

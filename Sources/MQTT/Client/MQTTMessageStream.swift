@@ -15,17 +15,21 @@ public struct MQTTMessage: Sendable, Hashable {
     public var retain: Bool
     /// MQTT 5 properties (user properties, content type, response topic, ...).
     public var properties: MQTTProperties
+    /// The packet identifier of the PUBLISH that carried it (QoS 1 and 2; `nil` at QoS 0), as `mosquitto_sub -F %m`
+    /// prints it. The broker chooses it per delivery, so it identifies nothing beyond this connection.
+    public var packetIdentifier: UInt16?
 
     /// Creates a message.
     public init(
         topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false,
-        properties: MQTTProperties = MQTTProperties()
+        properties: MQTTProperties = MQTTProperties(), packetIdentifier: UInt16? = nil
     ) {
         self.topic = topic
         self.payload = payload
         self.qos = qos
         self.retain = retain
         self.properties = properties
+        self.packetIdentifier = packetIdentifier
     }
 
     /// The payload as UTF-8 text.

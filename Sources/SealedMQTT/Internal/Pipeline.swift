@@ -243,7 +243,7 @@ final class SubscriptionPipeline: Sendable {
             } else {
                 let sealed = SealedMessage(
                     topic: message.topic, payload: opened.payload, retain: message.retain, qos: message.qos,
-                    envelope: opened)
+                    envelope: opened, properties: message.properties, packetIdentifier: message.packetIdentifier)
                 if !message.retain { delivered.record(opened.identity) }
                 guard await output.send(sealed, ticket: ticket) else { return .dropped }
                 metrics.delivered.increment()
@@ -253,7 +253,8 @@ final class SubscriptionPipeline: Sendable {
             if error.reason == .malformed && topicPolicy.allowsPlaintext {
                 let clear = SealedMessage(
                     topic: message.topic, payload: Array(buffer: message.payload), retain: message.retain,
-                    qos: message.qos, envelope: nil)
+                    qos: message.qos, envelope: nil, properties: message.properties,
+                    packetIdentifier: message.packetIdentifier)
                 guard await output.send(clear, ticket: ticket) else { return .dropped }
                 metrics.plaintext.increment()
                 return .plaintext

@@ -30,6 +30,11 @@ struct BenchMQTTCommand: AsyncParsableCommand {
     @Option(name: [.customShort("p"), .long], help: "The broker's port (with --host).")
     var port: String = "1883"
 
+    @Option(
+        name: [.customShort("L"), .customLong("url")],
+        help: ArgumentHelp("Use this broker, as mqtt://HOST:PORT (instead of --host and --port).", valueName: "url"))
+    var url: String?
+
     @Option(name: [.customShort("q"), .long], help: "QoS levels to measure, comma-separated (0,1,2).")
     var qos: String = "0"
 
@@ -72,7 +77,19 @@ struct BenchMQTTCommand: AsyncParsableCommand {
             let plan = try makePlan()
             var broker: LocalBroker?
             let endpoint: (host: String, port: Int)
-            if let host {
+            if let url {
+                if host != nil || port != "1883" {
+                    throw CLIFailure(.usage, "bench-mqtt: -L names the broker; leave out --host and --port")
+                }
+                let location = try BrokerURL.plainTCP(url, tool: "bench-mqtt")
+                if !location.topic.isEmpty || location.username != nil {
+                    throw CLIFailure(
+                        .usage,
+                        "bench-mqtt -L: give mqtt://HOST:PORT only (bench-mqtt picks its own topics and connects anonymously)"
+                    )
+                }
+                endpoint = (location.host, location.port)
+            } else if let host {
                 endpoint = (host, try BrokerOptions.integer(port, flag: "--port", in: 1...65_535))
             } else {
                 if port != "1883" { throw CLIFailure(.usage, "bench-mqtt: --port needs --host") }

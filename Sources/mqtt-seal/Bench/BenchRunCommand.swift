@@ -86,6 +86,13 @@ struct BenchRunCommand: AsyncParsableCommand {
     @Option(help: "The broker's port (with --host; default 1883, 8883 with TLS options).")
     var port: Int?
 
+    @Option(
+        name: [.customShort("L"), .customLong("url")],
+        help: ArgumentHelp(
+            "Use this broker, as mqtt://[user[:password]@]HOST:PORT or mqtts://... with --cafile (instead of --host).",
+            valueName: "url"))
+    var url: String?
+
     @Option(help: "CA certificate (PEM): connect with TLS (with --host).")
     var cafile: String?
 
@@ -125,6 +132,24 @@ struct BenchRunCommand: AsyncParsableCommand {
         if rate != nil && max { throw ValidationError("--rate and --max exclude each other") }
         if count != nil && duration != nil { throw ValidationError("--count and --duration exclude each other") }
         if window != nil && rate != nil { throw ValidationError("--window applies to --max only") }
+        var (host, port, username, password) = (self.host, self.port, self.username, self.password)
+        if let url {
+            if host != nil || port != nil { throw ValidationError("-L names the broker; leave out --host and --port") }
+            let location: BrokerURL
+            do {
+                location = try BrokerURL.plainTCP(url, tool: "bench", allowsTLS: true)
+            } catch {
+                throw ValidationError(error.message)
+            }
+            if !location.topic.isEmpty {
+                throw ValidationError("-L: bench picks its own topics; give mqtt://HOST:PORT")
+            }
+            if location.scheme.usesTLS && cafile == nil { throw ValidationError("-L mqtts:// needs --cafile") }
+            if location.username != nil && username != nil { throw ValidationError("-L has a user name; leave out -u") }
+            (host, port) = (location.host, location.port)
+            username = username ?? location.username
+            password = password ?? location.password
+        }
         if host == nil {
             if port != nil || cafile != nil || cert != nil || key != nil || insecure || username != nil
                 || password != nil

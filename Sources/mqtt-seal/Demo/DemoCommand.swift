@@ -30,6 +30,13 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: [.customShort("p"), .long], help: "The broker's port (with --host).")
     var port: Int = 1883
 
+    @Option(
+        name: [.customShort("L"), .customLong("url")],
+        help: ArgumentHelp(
+            "Use this broker, as mqtt://HOST:PORT[/TOPIC-PREFIX] (instead of --host, --port, --topic-prefix).",
+            valueName: "url"))
+    var url: String?
+
     @Option(name: [.customShort("C"), .long], help: "How many genuine messages to publish (2-10000).")
     var count: Int = 20
 
@@ -44,7 +51,17 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingFailures {
-            let demo = try SealedDemo(count: count, topicPrefix: topicPrefix)
+            var (host, port, prefix) = (self.host, self.port, topicPrefix)
+            if let url {
+                if host != nil { throw CLIFailure(.usage, "demo: -L names the broker; leave out --host and --port") }
+                let location = try BrokerURL.plainTCP(url, tool: "demo")
+                if location.username != nil {
+                    throw CLIFailure(.usage, "demo -L: the demo connects anonymously; leave out the user name")
+                }
+                (host, port) = (location.host, location.port)
+                if !location.topic.isEmpty { prefix = location.topic }
+            }
+            let demo = try SealedDemo(count: count, topicPrefix: prefix)
             defer { demo.cleanUp() }
             let passed = try await demo.run(host: host, port: port)
             if !passed { throw CLIFailure(.authenticationFailure, "demo: the outcome was not as expected (see above)") }

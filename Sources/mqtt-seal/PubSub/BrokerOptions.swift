@@ -2,14 +2,38 @@ import ArgumentParser
 import Foundation
 import Logging
 import MQTT
+import NIOCore
 
 /// The connection flags `pub` and `sub` share, spelled as `mosquitto_pub` / `mosquitto_sub` spell them.
 ///
 /// Values are taken as text and checked in ``resolve(role:)`` so that every bad value ends in one line
 /// `mqtt-seal: ...` on stderr and exit 64, instead of ArgumentParser's multi-line usage text.
 struct BrokerOptions: ParsableArguments {
-    @Option(name: [.customShort("h"), .long], help: "The broker host.")
-    var host: String = "localhost"
+    @Option(name: [.customShort("h"), .long], help: "The broker host (default localhost).")
+    var host: String?
+
+    @Option(
+        name: [.customShort("L"), .customLong("url")],
+        help: ArgumentHelp(
+            "The broker and topic as one URL: mqtt(s)://[user[:password]@]host[:port]/topic, or ws(s)://.",
+            discussion: "mqtts:// and wss:// turn TLS on (the system's CA certificates unless --cafile or --capath).",
+            valueName: "url"))
+    var url: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The HTTP path of the WebSocket upgrade with -L ws:// or wss:// (default /mqtt).", valueName: "path"))
+    var wsPath: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Connect through this Unix domain socket instead of TCP (-h names the host for TLS).", valueName: "path"))
+    var unix: String?
+
+    @Option(
+        name: [.customShort("A"), .customLong("bind-address")],
+        help: ArgumentHelp("Connect from this local IP address.", valueName: "address"))
+    var bindAddress: String?
 
     // Numeric values parse unconditionally, so that `-p -1` reaches the range check (one line, exit 64) instead of
     // being taken for a flag.
@@ -20,6 +44,11 @@ struct BrokerOptions: ParsableArguments {
 
     @Option(name: [.customShort("i"), .long], help: "The client id (default: mqtt-seal-<command>-<random>).")
     var id: String?
+
+    @Option(
+        name: [.customShort("I"), .customLong("id-prefix")],
+        help: ArgumentHelp("The client id is this prefix followed by the process id.", valueName: "prefix"))
+    var idPrefix: String?
 
     @Option(name: [.customShort("u"), .long], help: "The user name.")
     var username: String?
@@ -40,8 +69,19 @@ struct BrokerOptions: ParsableArguments {
     @Option(help: "PEM file with the CA certificates to trust; turns TLS on.")
     var cafile: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "A folder of PEM CA certificates named by subject hash (openssl rehash); turns TLS on.",
+            valueName: "folder"))
+    var capath: String?
+
     @Flag(help: "Turn TLS on and trust the system's default CA certificates.")
     var tlsUseOsCerts = false
+
+    @Option(
+        help: ArgumentHelp(
+            "The oldest TLS version to accept: tlsv1.2 (the default) or tlsv1.3.", valueName: "version"))
+    var tlsVersion: String?
 
     @Option(help: "PEM file with the client certificate (mutual TLS; needs --key).")
     var cert: String?
@@ -68,6 +108,12 @@ struct BrokerOptions: ParsableArguments {
     @Flag(name: [.customShort("d"), .long], help: "Print connection and subscription events on stderr.")
     var debug = false
 
+    @Flag(help: "Print no error messages on stderr (the exit code still tells what happened).")
+    var quiet = false
+
+    @Flag(help: "Disable Nagle's algorithm (always the case: mqtt-seal sets TCP_NODELAY on every connection).")
+    var nodelay = false
+
     @Flag(
         help: ArgumentHelp(
             "Exit 74 when the connection is lost instead of reconnecting.",
@@ -80,21 +126,71 @@ struct BrokerOptions: ParsableArguments {
 
     @OptionGroup var will: WillOptions
 
+    @OptionGroup var properties: PropertyOptions
+
+    @OptionGroup var refused: RefusedOptions
+
+    /// `--quiet` takes effect as soon as the flags are parsed, for every error that follows.
+    func validate() throws {
+        if quiet { StandardStreams.quiet.store(true, ordering: .relaxed) }
+    }
+
     /// The broker endpoint as resolved (for messages).
     struct Resolved: Sendable {
         var configuration: MQTTClientConfiguration
-        var endpoint: String { "\(configuration.host):\(configuration.port)" }
+        /// The topic of `-L`, if given.
+        var urlTopic: String?
+        /// The `-D` properties of PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
+        var properties: PropertyOptions.Properties
+        var endpoint: String {
+            configuration.unixSocketPath ?? "\(configuration.host):\(configuration.port)"
+        }
     }
 
     /// Checks every value and builds the client configuration. A lost connection is made again (the library's
     /// backoff and jitter) unless `--no-reconnect`; the first connection is never retried.
     func resolve(role: String) throws(CLIFailure) -> Resolved {
+        try refused.check()
         let version = try Self.protocolVersion(protocolVersion)
-        let tlsOn = cafile != nil || tlsUseOsCerts
+        let location = try url.map { text throws(CLIFailure) in try BrokerURL(text) }
+        if let location {
+            let clashes = [("-h", host != nil), ("-p", port != nil), ("--unix", unix != nil)].filter(\.1).map(\.0)
+            if let clash = clashes.first { throw CLIFailure(.usage, "-L names the broker; leave out \(clash)") }
+            if location.username != nil && username != nil {
+                throw CLIFailure(.usage, "-L has a user name; leave out -u")
+            }
+            if location.password != nil && password != nil {
+                throw CLIFailure(.usage, "-L has a password; leave out -P")
+            }
+        } else if wsPath != nil {
+            throw CLIFailure(.usage, "--ws-path needs -L ws://... or wss://...")
+        }
+        let username = self.username ?? location?.username
+        let password = self.password ?? location?.password
+        let tlsOn = cafile != nil || capath != nil || tlsUseOsCerts || location?.scheme.usesTLS == true
+        if id != nil && idPrefix != nil { throw CLIFailure(.usage, "use -i or -I, not both") }
+        if unix != nil && port != nil { throw CLIFailure(.usage, "--unix connects to a socket file; leave out -p") }
+        let minimumTLS = try tlsVersion.map { text throws(CLIFailure) -> MQTTTLSVersion in
+            guard tlsOn else { throw CLIFailure(.usage, "--tls-version needs TLS (--cafile, --capath or mqtts://)") }
+            switch text.lowercased() {
+            case "tlsv1.3": return .tls13
+            case "tlsv1.2": return .tls12
+            case "tlsv1.1", "tlsv1", "tlsv1.0":
+                throw CLIFailure(
+                    .usage, "--tls-version \(text) is not offered: TLS before 1.2 is insecure; use tlsv1.2 or tlsv1.3")
+            default:
+                throw CLIFailure(.usage, "--tls-version must be tlsv1.2 or tlsv1.3, not \(Self.quoted(text))")
+            }
+        }
+        if let bindAddress, (try? SocketAddress(ipAddress: bindAddress, port: 0)) == nil {
+            throw CLIFailure(.usage, "-A must be a local IP address, not \(Self.quoted(bindAddress))")
+        }
+        if let unix { try Self.checkSocket(unix) }
         if cert != nil && key == nil { throw CLIFailure(.usage, "--cert needs --key") }
         if key != nil && cert == nil { throw CLIFailure(.usage, "--key needs --cert") }
         if !tlsOn && (cert != nil || insecure) {
-            throw CLIFailure(.usage, "\(cert != nil ? "--cert" : "--insecure") needs --cafile or --tls-use-os-certs")
+            throw CLIFailure(
+                .usage, "\(cert != nil ? "--cert" : "--insecure") needs --cafile, --capath or --tls-use-os-certs")
         }
         if password != nil && username == nil && version == .v311 {
             throw CLIFailure(.usage, "-P needs -u with MQTT 3.1.1")
@@ -107,7 +203,12 @@ struct BrokerOptions: ParsableArguments {
         let packetLimit = try maxPacketSize.map { text throws(CLIFailure) in
             try Self.integer(text, flag: "--max-packet-size", in: 64...MQTTPacket.maximumPacketSize)
         }
+        let host = location?.host ?? self.host ?? "localhost"
         if host.isEmpty { throw CLIFailure(.usage, "-h needs a host name") }
+        if let idPrefix, idPrefix.utf8.count > 65_000 {
+            throw CLIFailure(
+                .usage, "-I is \(idPrefix.utf8.count) bytes long; MQTT allows at most 65535 in a client id")
+        }
         // MQTT strings are at most 65,535 bytes; the broker would never see a longer id, user name or password.
         for (flag, value) in [("-i", id), ("-u", username), ("-P", password)] {
             if let value, value.utf8.count > 65_535 {
@@ -117,25 +218,67 @@ struct BrokerOptions: ParsableArguments {
         for (flag, file) in [("--cafile", cafile), ("--cert", cert), ("--key", key)] {
             if let file { try Self.checkReadable(file, flag: flag) }
         }
+        if let capath { try Self.checkFolder(capath, flag: "--capath") }
 
         var tls: MQTTTLSOptions?
         if tlsOn {
             var options = MQTTTLSOptions(caFile: cafile, certificateFile: cert, privateKeyFile: key)
+            options.caDirectory = capath
             options.verifiesHostname = !insecure
+            options.minimumVersion = minimumTLS ?? .tls12
             tls = options
         }
-        let clientID = id ?? "mqtt-seal-\(role)-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let clientID =
+            id ?? idPrefix.map { $0 + String(getpid()) }
+            ?? "mqtt-seal-\(role)-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let defaultPort = location?.port ?? (tlsOn ? 8883 : 1883)
         var configuration = MQTTClientConfiguration(
-            host: host, port: portNumber ?? (tlsOn ? 8883 : 1883), protocolVersion: version, clientID: clientID,
+            host: host, port: portNumber ?? defaultPort, protocolVersion: version, clientID: clientID,
             keepAlive: .seconds(keepAlive), username: username, password: password, tls: tls)
+        if location?.scheme.usesWebSocket == true {
+            let path = wsPath ?? "/mqtt"
+            guard path.hasPrefix("/"), !path.contains(where: { $0.isWhitespace }) else {
+                throw CLIFailure(.usage, "--ws-path must start with / and hold no spaces, not \(Self.quoted(path))")
+            }
+            configuration.webSocket = MQTTWebSocketOptions(path: path)
+        }
+        configuration.localAddress = bindAddress
+        configuration.unixSocketPath = unix
         configuration.reconnect = noReconnect ? .disabled : MQTTReconnectPolicy()
         configuration.logger = Self.logger(debug: debug)
         configuration.connectTimeout = .seconds(timeout)
         configuration.requestTimeout = .seconds(timeout)
         if let packetLimit { configuration.maximumPacketSize = packetLimit }
-        try session.apply(to: &configuration, clientIDGiven: id != nil)
+        try session.apply(to: &configuration, clientIDGiven: id != nil || idPrefix != nil)
         configuration.will = try will.will()
-        return Resolved(configuration: configuration)
+        let properties = try self.properties.properties(
+            version: version,
+            commands: role == "pub" ? [.connect, .will, .publish] : [.connect, .will, .subscribe, .unsubscribe])
+        configuration.connectProperties = properties.connect
+        if !properties.will.isEmpty {
+            guard configuration.will != nil else { throw CLIFailure(.usage, "-D will needs --will-topic") }
+            configuration.will?.properties = properties.will
+        }
+        if let expiry = properties.sessionExpiry {
+            if session.sessionExpiry != nil {
+                throw CLIFailure(.usage, "-D connect session-expiry-interval and -x say the same: give one")
+            }
+            configuration.sessionExpiryInterval = .seconds(expiry)
+        }
+        if let receive = properties.receiveMaximum { configuration.receiveMaximum = receive }
+        if let aliases = properties.topicAliasMaximum { configuration.topicAliasMaximum = aliases }
+        if let size = properties.maximumPacketSize {
+            if maxPacketSize != nil {
+                throw CLIFailure(.usage, "-D connect maximum-packet-size and --max-packet-size say the same: give one")
+            }
+            configuration.maximumPacketSize = Int(size)
+        }
+        return Resolved(configuration: configuration, urlTopic: location?.topic, properties: properties)
+    }
+
+    /// The topics `-t` and `-L` name together (`sub` takes both; `pub` one of them).
+    func topics(_ flags: [String], resolved: Resolved) -> [String] {
+        flags + (resolved.urlTopic.map { [$0] } ?? [])
     }
 
     /// Creates the client and connects; every failure becomes a one-line ``CLIFailure``.
@@ -218,6 +361,24 @@ struct BrokerOptions: ParsableArguments {
         if isDirectory.boolValue { throw CLIFailure(.noInput, "\(flag) \(path): is a directory") }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw CLIFailure(.noInput, "\(flag) \(path): not readable")
+        }
+    }
+
+    /// Exit 66 when a folder named on the command line does not exist or is not a folder.
+    static func checkFolder(_ path: String, flag: String) throws(CLIFailure) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CLIFailure(.noInput, "\(flag) \(path): no such folder")
+        }
+        if !isDirectory.boolValue { throw CLIFailure(.noInput, "\(flag) \(path): not a folder") }
+    }
+
+    /// Exit 66 when `--unix` does not name a socket.
+    static func checkSocket(_ path: String) throws(CLIFailure) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw CLIFailure(.noInput, "--unix \(path): no such socket") }
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw CLIFailure(.noInput, "--unix \(path): not a socket")
         }
     }
 

@@ -140,7 +140,14 @@ struct PubCommand: AsyncParsableCommand {
             throw CLIFailure(.usage, "pub: use only one of \(chosen.joined(separator: ", "))")
         }
         if chosen.isEmpty { throw CLIFailure(.usage, "pub: say what to send with -m, -f, -l, -s or -n") }
-        guard let topic else { throw CLIFailure(.usage, "pub: -t TOPIC is required") }
+        let resolved = try broker.resolve(role: "pub")
+        if self.topic != nil && resolved.urlTopic != nil {
+            throw CLIFailure(.usage, "pub: -L names the topic; leave out -t")
+        }
+        guard let topic = self.topic ?? resolved.urlTopic else {
+            throw CLIFailure(.usage, "pub: -t TOPIC (or -L URL) is required")
+        }
+        let properties = resolved.properties.publish
         do {
             try MQTTTopic.validateName(topic)
         } catch {
@@ -162,7 +169,6 @@ struct PubCommand: AsyncParsableCommand {
             throw CLIFailure(.usage, "pub: --repeat and --repeat-delay apply to one message (-m, -f, -s, -n), not -l")
         }
         if pause != nil && repeats == nil { throw CLIFailure(.usage, "pub: --repeat-delay needs --repeat") }
-        let resolved = try broker.resolve(role: "pub")
         let limit = resolved.configuration.maximumPacketSize
 
         // Read files and stdin before connecting, so that a missing file never touches the broker.
@@ -197,13 +203,15 @@ struct PubCommand: AsyncParsableCommand {
                     for index in 0..<(repeats ?? 1) {
                         if index > 0, let pause { try await Task.sleep(for: pause) }
                         let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
-                        try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                        try await client.publish(
+                            to: topic, payload: payload, qos: qos, retain: retain, properties: properties)
                         sent += 1
                     }
                 case .lines where qos == .atMostOnce:
                     try await StandardStreams.forEachLine(limit: limit) { bytes in
                         let payload = try step.outgoing(ByteBuffer(bytes: bytes), topic: topic)
-                        try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                        try await client.publish(
+                            to: topic, payload: payload, qos: qos, retain: retain, properties: properties)
                         sent += 1
                     }
                 case .lines:
@@ -227,10 +235,12 @@ struct PubCommand: AsyncParsableCommand {
                             group.addTask(executorPreference: executor) {
                                 if stored {
                                     // Accepted once in the store: a crash from here on loses nothing.
-                                    try await client.enqueue(to: topic, payload: payload, qos: qos, retain: retain)
+                                    try await client.enqueue(
+                                        to: topic, payload: payload, qos: qos, retain: retain, properties: properties)
                                     if report { printError("mqtt-seal pub: stored line \(line)") }
                                 } else {
-                                    _ = try await client.publish(to: topic, payload: payload, qos: qos, retain: retain)
+                                    _ = try await client.publish(
+                                        to: topic, payload: payload, qos: qos, retain: retain, properties: properties)
                                 }
                             }
                             running += 1

@@ -78,6 +78,31 @@ struct SubCommand: AsyncParsableCommand {
     var noNewline = false
 
     @Option(
+        name: [.customShort("F"), .customLong("format")],
+        help: ArgumentHelp(
+            "Print each message in this format, as mosquitto_sub -F (it takes the place of -v).",
+            discussion:
+                "%t topic, %p payload, %x/%X payload in hex, %q QoS, %r retain, %l length, %m packet id, %I ISO 8601 "
+                + "time, %U Unix time, %j JSON (payload as a string), %J JSON (payload as JSON), %%; MQTT 5: %A %C %D "
+                + "%E %F %P %R %S. Flags - and 0, a width and a precision: %-10t, %05l, %.8p. @H etc. are strftime's; "
+                + "\\n \\t \\r \\0 \\\\ are escapes.",
+            valueName: "format"))
+    var format: String?
+
+    @Flag(help: "With -F %j or %J, print the JSON over several indented lines.")
+    var pretty = false
+
+    @Option(
+        name: [.customShort("U"), .customLong("unsubscribe")],
+        help: ArgumentHelp(
+            "Unsubscribe from this filter once connected (e.g. to end a -c session's old subscription).",
+            valueName: "filter"))
+    var unsubscribe: [String] = []
+
+    @Flag(help: "Clear every retained message received: publish an empty retained message to its topic (QoS 1).")
+    var removeRetained = false
+
+    @Option(
         help: ArgumentHelp(
             "Serve the sealed client's counters as Prometheus text on http://127.0.0.1:PORT/metrics.",
             valueName: "port"))
@@ -114,6 +139,8 @@ struct SubCommand: AsyncParsableCommand {
 
     /// The checked flags shared by both modes.
     struct Checked {
+        let topics: [String]
+        let printer: Printer
         let qos: MQTTQoS
         let limit: Int?
         let seconds: Int?
@@ -128,8 +155,10 @@ struct SubCommand: AsyncParsableCommand {
 
     /// Validates the topic filters, QoS, -C and -W, and resolves the broker options.
     func check() throws(CLIFailure) -> Checked {
-        if topic.isEmpty { throw CLIFailure(.usage, "sub: at least one -t TOPIC is required") }
-        for filter in topic {
+        let resolved = try broker.resolve(role: "sub")
+        let topics = broker.topics(topic, resolved: resolved)
+        if topics.isEmpty { throw CLIFailure(.usage, "sub: at least one -t TOPIC (or -L URL) is required") }
+        for filter in topics + unsubscribe {
             do {
                 try MQTTTopic.validateFilter(filter)
             } catch {
@@ -137,6 +166,8 @@ struct SubCommand: AsyncParsableCommand {
                     .usage, "sub: invalid topic filter \(BrokerOptions.quoted(filter)): \(BrokerOptions.detail(error))")
             }
         }
+        if pretty && format == nil { throw CLIFailure(.usage, "sub: --pretty applies to -F %j and %J") }
+        let outputFormat = try format.map { text throws(CLIFailure) in try OutputFormat(text, pretty: pretty) }
         let qos = try BrokerOptions.qos(qos)
         let limit = try count.map { text throws(CLIFailure) in
             try BrokerOptions.integer(text, flag: "-C", in: 1...Int(Int32.max))
@@ -145,8 +176,8 @@ struct SubCommand: AsyncParsableCommand {
             try BrokerOptions.integer(text, flag: "-W", in: 1...2_147_483)
         }
         return Checked(
-            qos: qos, limit: limit, seconds: seconds, resolved: try broker.resolve(role: "sub"),
-            selection: try selection.selection())
+            topics: topics, printer: Printer(verbose: verbose, newline: !noNewline, format: outputFormat), qos: qos,
+            limit: limit, seconds: seconds, resolved: resolved, selection: try selection.selection())
     }
 
     /// Opens, verifies and prints through a ``SealedMQTTClient``: verified payloads on stdout, rejections on stderr.
@@ -167,27 +198,30 @@ struct SubCommand: AsyncParsableCommand {
             let endpoint = checked.resolved.endpoint
             let version = checked.resolved.configuration.protocolVersion
             // One SUBSCRIBE for every -t, like mosquitto_sub: a message matching several filters prints once.
+            let topics = checked.topics
+            let properties = checked.resolved.properties
             let stream: SealedMessageStream
             do throws(SealedMQTTError) {
-                stream = try await sealed.subscribe(to: topic, qos: checked.qos)
+                stream = try await sealed.subscribe(to: topics, qos: checked.qos, properties: properties.subscribe)
+                for filter in unsubscribe { try await sealed.unsubscribe(filter, properties: properties.unsubscribe) }
             } catch {
                 await sealed.disconnect()
                 throw BrokerOptions.brokerFailure(
-                    error.mqttError ?? error, doing: "sub: subscribe to \(topic.joined(separator: ", "))",
+                    error.mqttError ?? error, doing: "sub: subscribe to \(topics.joined(separator: ", "))",
                     endpoint: endpoint, version: version)
             }
             let streams = [stream]
             if broker.debug {
                 printError(
-                    "mqtt-seal sub: subscribed to \(topic.joined(separator: ", ")) (sealed, keyring \(location.path))")
+                    "mqtt-seal sub: subscribed to \(topics.joined(separator: ", ")) (sealed, keyring \(location.path))")
             }
             if selection.exitWhenSubscribed {
                 await sealed.disconnect()
                 return
             }
             let rejections = await sealed.rejections()
-            let printer = SealedPrinter(
-                printer: Printer(verbose: verbose, newline: !noNewline), keys: watcher, limit: checked.limit)
+            let printer = SealedPrinter(printer: checked.printer, keys: watcher, limit: checked.limit)
+            let remover = removeRetained ? RetainedRemover(client: client) : nil
             let choice = checked.selection
             let debug = broker.debug
             try await runReaders(checked, deadline: deadline, disconnect: { await sealed.disconnect() }) { group in
@@ -197,9 +231,14 @@ struct SubCommand: AsyncParsableCommand {
                     await watcher.run()
                     try await Self.untilCancelled()
                 }
+                let removing = removeRetained
                 group.addTask {
                     for await rejection in rejections {
+                        // --retained-only: a live message, even one refused, ends the retained ones.
+                        if choice.retainedOnly && !rejection.retain { return }
                         if rejection.reason.isDuplicate && !debug { continue }
+                        // --remove-retained: the broker forwards our own empty (deleting) publishes; not forgeries.
+                        if removing && rejection.payloadBytes == 0 && !debug { continue }
                         printError("mqtt-seal sub: rejected \(rejection.topic): \(rejection.reason)")
                     }
                     try await Self.untilCancelled()
@@ -210,7 +249,9 @@ struct SubCommand: AsyncParsableCommand {
                             switch choice.verdict(topic: message.topic, retain: message.retain) {
                             case .stop: return
                             case .skip: continue
-                            case .print: if try printer.print(message) { return }
+                            case .print:
+                                if message.retain { try await remover?.remove(message.topic) }
+                                if try printer.print(message) { return }
                             }
                         }
                         throw CLIFailure(.ioError, "sub: connection to \(endpoint) ended")
@@ -276,15 +317,20 @@ struct SubCommand: AsyncParsableCommand {
         let stream: MQTTMessageStream
         do {
             stream = try await client.subscribe(
-                to: topic.map { MQTTSubscription(topicFilter: $0, options: .init(qos: qos)) })
+                to: checked.topics.map { MQTTSubscription(topicFilter: $0, options: .init(qos: qos)) },
+                properties: resolved.properties.subscribe)
+            for filter in unsubscribe {
+                try await client.unsubscribe([filter], properties: resolved.properties.unsubscribe)
+            }
         } catch {
             await client.disconnect()
             throw BrokerOptions.brokerFailure(
-                error, doing: "sub: subscribe to \(topic.joined(separator: ", "))", endpoint: resolved.endpoint,
+                error, doing: "sub: subscribe to \(checked.topics.joined(separator: ", "))",
+                endpoint: resolved.endpoint,
                 version: resolved.configuration.protocolVersion)
         }
         if broker.debug {
-            let granted = zip(topic, stream.grantedReasonCodes).map { "\($0) (QoS \($1.rawValue))" }
+            let granted = zip(checked.topics, stream.grantedReasonCodes).map { "\($0) (QoS \($1.rawValue))" }
             printError("mqtt-seal sub: subscribed to \(granted.joined(separator: ", "))")
         }
 
@@ -292,7 +338,8 @@ struct SubCommand: AsyncParsableCommand {
             await client.disconnect()
             return
         }
-        let printer = Printer(verbose: verbose, newline: !noNewline)
+        let printer = checked.printer
+        let remover = removeRetained ? RetainedRemover(client: client) : nil
         let choice = checked.selection
         try await runReaders(checked, deadline: deadline, disconnect: { await client.disconnect() }) { group in
             group.addTask {
@@ -304,8 +351,14 @@ struct SubCommand: AsyncParsableCommand {
                     case .print: break
                     }
                     guard let payload = try step.incoming(message) else { continue }
+                    if message.retain { try await remover?.remove(message.topic) }
                     do throws(StandardStreams.WriteFailure) {
-                        try printer.print(topic: message.topic, payload: payload)
+                        _ = try printer.print(label: message.topic, payload: payload) {
+                            PrintedMessage(
+                                topic: message.topic, payload: Array(buffer: payload), qos: message.qos,
+                                retain: message.retain, packetIdentifier: message.packetIdentifier,
+                                properties: message.properties)
+                        }
                     } catch .closed {
                         return
                     } catch .failed(let code) {
@@ -320,63 +373,12 @@ struct SubCommand: AsyncParsableCommand {
     }
 }
 
-/// Formats one message as `mosquitto_sub` does (`-v`: topic, space, payload) and writes it in one call.
-struct Printer: Sendable {
-    let verbose: Bool
-    let newline: Bool
+/// `--remove-retained`: clears a retained message by publishing an empty retained message to its topic at QoS 1,
+/// as mosquitto_sub does (an empty payload needs no envelope: it carries nothing to protect).
+struct RetainedRemover: Sendable {
+    let client: MQTTClient
 
-    func print(topic: String, payload: ByteBuffer) throws(StandardStreams.WriteFailure) {
-        var line: [UInt8] = []
-        line.reserveCapacity(payload.readableBytes + (verbose ? topic.utf8.count + 1 : 0) + 1)
-        if verbose {
-            line += topic.utf8
-            line.append(UInt8(ascii: " "))
-        }
-        payload.withUnsafeReadableBytes { line += $0 }
-        if newline { line.append(UInt8(ascii: "\n")) }
-        try StandardStreams.writeOut(line)
-    }
-}
-
-/// Prints verified messages for `sub` (with `-v`: topic, sender, payload) and counts them for `-C` across all
-/// subscriptions.
-final class SealedPrinter: Sendable {
-    let printer: Printer
-    let keys: KeyringWatcher
-    let limit: Int?
-    private let printed = Mutex(0)
-
-    init(printer: Printer, keys: KeyringWatcher, limit: Int?) {
-        self.printer = printer
-        self.keys = keys
-        self.limit = limit
-    }
-
-    /// Prints one message; true when `-C` is reached (or stdout was closed) and the command should end.
-    func print(_ message: SealedMessage) throws(CLIFailure) -> Bool {
-        let index = printed.withLock { count -> Int in
-            count += 1
-            return count
-        }
-        if let limit, index > limit { return true }
-        var topic = message.topic
-        if printer.verbose { topic += " " + sender(of: message) }
-        do throws(StandardStreams.WriteFailure) {
-            try printer.print(topic: topic, payload: ByteBuffer(bytes: message.payload))
-        } catch {
-            if case .failed(let code) = error {
-                throw CLIFailure(.ioError, "sub: cannot write to stdout (errno \(code))")
-            }
-            return true
-        }
-        return limit.map { index >= $0 } ?? false
-    }
-
-    /// The signer's name (or sid) for a signed message, `plaintext` for clear data, `-` when unsigned.
-    private func sender(of message: SealedMessage) -> String {
-        guard let envelope = message.envelope else { return "plaintext" }
-        guard let sid = envelope.signer else { return "-" }
-        let keyring = keys.current.keyring
-        return keyring.signer(sid)?.name ?? keyring.identity(sid)?.name ?? KeyringID.format(sid)
+    func remove(_ topic: String) async throws {
+        try await client.publish(to: topic, payload: ByteBuffer(), qos: .atLeastOnce, retain: true)
     }
 }

@@ -47,8 +47,9 @@ struct CLIFailure: Error, CustomStringConvertible, Sendable {
     var description: String { message }
 }
 
-/// Writes one line to standard error.
+/// Writes one line to standard error (nothing with `--quiet`).
 func printError(_ line: String) {
+    if StandardStreams.quiet.load(ordering: .relaxed) { return }
     var text = line
     if !text.hasSuffix("\n") { text += "\n" }
     var bytes = Array(text.utf8)[...]

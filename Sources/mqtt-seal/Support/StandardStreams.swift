@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,6 +8,9 @@ import Darwin
 
 /// Unbuffered access to stdin and stdout with plain `read`/`write`, for binary payloads.
 enum StandardStreams {
+    /// `--quiet`: ``printError(_:)`` writes nothing. Set once, when the flags are parsed.
+    static let quiet = Atomic<Bool>(false)
+
     /// Why writing to stdout stopped.
     enum WriteFailure: Error {
         /// The reader went away (`EPIPE`), e.g. `mqtt-seal sub | head -1`.

@@ -31,10 +31,11 @@ enum CLIRunner {
         stdin: Data = Data(),
         environment: [String: String] = [:],
         currentDirectory: URL? = nil,
-        timeout: Duration = .seconds(60)
+        timeout: Duration = .seconds(60),
+        program: URL? = nil
     ) throws -> CLIResult {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program ?? executable
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }

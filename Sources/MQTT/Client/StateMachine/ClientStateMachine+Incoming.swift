@@ -89,7 +89,8 @@ extension ClientStateMachine {
             return
         }
         let message = MQTTMessage(
-            topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: properties)
+            topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: properties,
+            packetIdentifier: publish.packetIdentifier)
         switch publish.qos {
         case .atMostOnce:
             if !deliver(message, &actions) { _ = keepUnrouted(message, ack: nil, &actions) }
