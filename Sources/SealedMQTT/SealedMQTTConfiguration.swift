@@ -17,7 +17,7 @@ public struct SealedMQTTConfiguration: Sendable {
     /// Verified messages buffered per subscription before the workers wait. Default 1024.
     public var subscriptionBufferCapacity: Int
     /// How far the worker pool may run ahead of the oldest message of a subscription that is not yet opened, or nil
-    /// for half the replay window (``ReplayPolicy/window`` / 2, default 128). A message is then overtaken by fewer
+    /// for half the replay window (`ReplayPolicy.window` / 2, default 128). A message is then overtaken by fewer
     /// than this many later messages before its replay check, so the pool itself never pushes a genuine message
     /// below the replay window (the other half is left for reordering before the client: QoS 1 redelivery,
     /// concurrent publishers). A topic whose worker is busy holds back the rest of the subscription by at most this
@@ -38,7 +38,7 @@ public struct SealedMQTTConfiguration: Sendable {
     public var refreshesKeysOnUnknownID: Bool
     /// How many delivered envelopes each subscription remembers (key id, sender id, sequence number) to count a
     /// copy redelivered after the replay window moved on, as a broker restart does when it resends its queue, as
-    /// a duplicate instead of an ``SealError/Reason/outsideWindow`` rejection. The copy is dropped either way; this
+    /// a duplicate instead of an `SealError.Reason.outsideWindow` rejection. The copy is dropped either way; this
     /// only decides how it is counted. About 50 bytes each. Default 16,384; 0 turns it off.
     public var deliveredHistoryCapacity: Int
     /// The logger for rejections and lifecycle events.

@@ -16,7 +16,7 @@ public struct SealedMessage: Sendable, Hashable {
     /// The PUBLISH's MQTT 5 properties as received. They travel outside the envelope: nothing in them is encrypted
     /// or authenticated.
     public let properties: MQTTProperties
-    /// The packet identifier of the delivery (QoS 1 and 2), see ``MQTTMessage/packetIdentifier``.
+    /// The packet identifier of the delivery (QoS 1 and 2), as `MQTTMessage.packetIdentifier` (MQTT) has it.
     public let packetIdentifier: UInt16?
 
     /// Creates a message (for tests of code that consumes sealed messages).
@@ -65,7 +65,8 @@ public struct SealedMessageStream: AsyncSequence, Sendable {
 
     /// The topic filters of the subscription (as subscribed, for example `$share/group/sensors/#`).
     public let topicFilters: [String]
-    /// The first topic filter of the subscription (the only one for ``SealedMQTTClient/subscribe(to:qos:)``).
+    /// The first topic filter of the subscription (the only one for
+    /// ``SealedMQTTClient/subscribe(to:qos:)-(String,_)``).
     public var topicFilter: String { topicFilters[0] }
     let buffer: DeliveryBuffer
 

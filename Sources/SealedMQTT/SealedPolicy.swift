@@ -1,7 +1,7 @@
 public import Seal
 public import SealKeyring
 
-/// Whether ``SealedMQTTClient/publish(to:payload:qos:retain:)`` signs (encrypt-then-sign) on a topic.
+/// Whether ``SealedMQTTClient/publish(to:payload:qos:retain:)-(_,[UInt8],_,_)`` signs (encrypt-then-sign) on a topic.
 public enum PublishSigning: String, Sendable, Hashable, CaseIterable {
     /// Never sign: the envelope is authenticated by the group key only.
     case never
@@ -13,7 +13,7 @@ public enum PublishSigning: String, Sendable, Hashable, CaseIterable {
     case always
 }
 
-/// How ``SealedMQTTClient/publish(to:payload:qos:retain:)`` protects a payload on a topic.
+/// How ``SealedMQTTClient/publish(to:payload:qos:retain:)-(_,[UInt8],_,_)`` protects a payload on a topic.
 public enum PublishSealing: String, Sendable, Hashable, CaseIterable {
     /// Seal with the topic's primary key (encrypt, encrypt + sign, or MAC, as the key's suite and
     /// ``SealedTopicPolicy/signing`` decide). The default.

@@ -3,7 +3,7 @@ public import Seal
 
 /// A received message that was not delivered, and why. For monitoring: the payload itself is not kept.
 public struct SealedRejection: Sendable, Hashable {
-    /// Why a message was not delivered: a Seal check (``SealError/Reason``) or a policy check.
+    /// Why a message was not delivered: a Seal check (`SealError.Reason`) or a policy check.
     public struct Reason: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         /// The envelope check that failed, or nil for a policy reason.
@@ -76,7 +76,7 @@ public struct SealedStatistics: Sendable, Hashable {
     public var duplicates: Int = 0
     /// Rejected messages by reason (duplicates are not included).
     public var rejections: [SealedRejection.Reason: Int] = [:]
-    /// Messages published by ``SealedMQTTClient/publish(to:payload:qos:retain:)`` (sealed) and
+    /// Messages published by ``SealedMQTTClient/publish(to:payload:qos:retain:)-(_,[UInt8],_,_)`` (sealed) and
     /// ``SealedMQTTClient/publishPlaintext(to:payload:qos:retain:)``, counted when the broker accepted them.
     public var published: Int = 0
 

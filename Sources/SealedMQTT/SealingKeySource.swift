@@ -51,7 +51,7 @@ extension KeyringSnapshot: SealingKeySource {
         return try sealer(for: topic, sign: sign)
     }
 
-    /// The sign-only sealer of the topic's signing identity (``signingSealer(for:)``).
+    /// The sign-only sealer of the topic's signing identity (`signingSealer(for:signAs:)`, from SealKeyring).
     public func signOnlySealer(for topic: String) throws(KeyringError) -> Sealer {
         try signingSealer(for: topic)
     }
@@ -68,7 +68,8 @@ extension KeyringWatcher: SealingKeySource {
         try current.signingSealer(for: topic)
     }
 
-    /// Checks the keyring file now (``checkNow()``): true when a new version was validated and swapped in.
+    /// Checks the keyring file now (`checkNow()`, from SealKeyring): true when a new version was validated and
+    /// swapped in.
     @discardableResult
     public func refreshKeys() -> Bool {
         if case .reloaded = checkNow() { return true }

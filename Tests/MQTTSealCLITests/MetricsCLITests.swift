@@ -74,3 +74,47 @@ struct MetricsCLITests {
         #expect(bad.err.hasPrefix("mqtt-seal: --metrics-port "), "\(bad.err)")
     }
 }
+
+/// `mqtt-seal fleet serve --metrics-port`: the authority service's counters, scraped while forged reports arrive.
+@Suite("mqtt-seal fleet serve --metrics-port", .serialized)
+struct FleetServeMetricsCLITests {
+    @Test func forgedReportsMoveTheRefusedCounter() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let work = try FleetCLITests.Workspace()
+        _ = try work.initialise()
+        let port = try LocalBroker.freePorts(count: 1)[0]
+        let serve = try BackgroundCLI(
+            ["fleet", "serve", "-d", "--metrics-port", "\(port)"] + work.authority + SealedPubSubTests.endpoint(broker))
+        try await serve.waitFor(stderr: "connected to")
+        let before = try await MetricsCLITests.scrape(port)
+        #expect(before.status == 200)
+        #expect((MetricsCLITests.sample(before.body, "mqtt_seal_fleet_refused_total") ?? 0) == 0)
+
+        // Reports that are not signed fleet reports, from an independent peer, until the service has counted one
+        // (its subscription may not be in place yet when the first arrives).
+        var refused = 0.0
+        for index in 0..<100 where refused == 0 {
+            let sent = try await broker.publishWithCLI(topic: "seal/v1/ack/intruder", message: "forged \(index)")
+            #expect(sent.exitStatus == 0)
+            try await Task.sleep(for: .milliseconds(200))
+            let scraped = try await MetricsCLITests.scrape(port)
+            refused = MetricsCLITests.sample(scraped.body, "mqtt_seal_fleet_refused_total") ?? 0
+        }
+        #expect(refused >= 1)
+        let after = try await MetricsCLITests.scrape(port)
+        #expect(MetricsCLITests.sample(after.body, "mqtt_seal_fleet_acks_total") ?? 0 == 0, "\(after.body)")
+
+        kill(serve.process.processIdentifier, SIGTERM)
+        let status = try await serve.wait()
+        #expect(status == 0, "exit \(status): \(serve.err)")
+    }
+
+    @Test func aBadMetricsPortIsAUsageError() throws {
+        let work = try FleetCLITests.Workspace()
+        _ = try work.initialise()
+        let result = try CLIRunner.run(["fleet", "serve", "--metrics-port", "0", "-p", "1"] + work.authority)
+        #expect(result.status == 64)
+        #expect(result.err == "mqtt-seal: --metrics-port must be a whole number from 1 to 65535, not '0'\n")
+    }
+}

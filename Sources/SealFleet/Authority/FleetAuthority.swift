@@ -8,7 +8,7 @@ public import Foundation
 #endif
 
 /// The authority's fleet logic, pure: enrolment, grants, least-privilege snapshots, rotation, revocation
-/// (Specs/fleet.md §7). It works on values (the authority ``Keyring`` and the ``FleetRegistry``); the CLI loads
+/// (Specs/fleet.md §7). It works on values (the authority ``keyring`` and the ``FleetRegistry``); the CLI loads
 /// them, calls this, writes both back and publishes the ``Publication``s over MQTT.
 ///
 /// Keys live in **groups**: one key scope per distinct grant filter, created when a grant first names it. A device
@@ -363,7 +363,7 @@ public struct FleetAuthority: Sendable {
 }
 
 extension FleetAuthority {
-    /// Marks devices' slots as not delivered, so the next ``publications(all:now:)`` builds them again (after a
+    /// Marks devices' slots as not delivered, so the next ``publications(all:only:now:)`` builds them again (after a
     /// publish that failed part way: their sequences were saved, their content may not have arrived).
     public mutating func markUndelivered(_ devices: [String]) {
         let wanted = Set(devices.map { Array($0.utf8) })

@@ -8,7 +8,7 @@ import Darwin
 #endif
 
 /// The authority's files: its keyring (the authority identity and every group key) and the registry beside it.
-/// ``withLock(_:)`` serialises fleet commands, so two operators cannot interleave a rotation.
+/// ``lock(timeout:)`` serialises fleet commands, so two operators cannot interleave a rotation.
 public struct FleetStore: Sendable {
     /// The authority keyring file.
     public let keyring: KeyringFile

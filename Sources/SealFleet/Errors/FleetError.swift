@@ -3,8 +3,8 @@ public import SealKeyring
 /// The error thrown by fleet operations: enrolment requests, key slots, acks, the registry and grants.
 ///
 /// Every key slot that a device refuses throws code ``Code-swift.struct/slotRejected`` whatever failed, and
-/// ``rejection`` names the check (for counting and logs), as ``Seal/SealError`` does for envelopes. The device keeps its
-/// current keys in every such case.
+/// ``rejection`` names the check (for counting and logs), as `SealError` (Seal) does for envelopes. The device keeps
+/// its current keys in every such case.
 public struct FleetError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The class of a fleet error. Extensible: switch with a default.
     public struct Code: Hashable, Sendable, CustomStringConvertible {

@@ -23,7 +23,8 @@ public struct EnrolmentRequest: Sendable, Hashable {
     public let recipientKey: [UInt8]
     /// When the request was made (UTC, whole seconds).
     public let createdSeconds: Int64
-    /// The Ed25519 signature over ``signedBytes``.
+    /// The Ed25519 signature over the canonical bytes of the fields above, behind the label
+    /// `mqtt-seal/fleet/enrolment/v1` (Specs/fleet.md §2).
     public let signature: [UInt8]
 
     static let format = "mqtt-seal-enrolment"

@@ -11,7 +11,8 @@ import Darwin
 /// file. The bytes live in wiped storage; the credential can be kept by a hot reloader for its lifetime.
 ///
 /// Interactive prompting is the application's job (the `mqtt-seal` CLI reads `/dev/tty` with echo off); hand the
-/// bytes over with ``passphrase(bytes:)`` and wipe your copy.
+/// bytes over with ``passphrase(bytes:)-([UInt8])`` (or ``passphrase(bytes:)-(UnsafeBufferPointer<UInt8>)``) and
+/// wipe your copy.
 public final class KeyringCredential: Sendable {
     enum Kind: Sendable {
         case passphrase
@@ -131,7 +132,13 @@ public final class KeyringCredential: Sendable {
     /// if given; the environment variable `MQTT_SEAL_PASSPHRASE`; then `prompt`, when given (the CLI passes one
     /// that reads the controlling terminal; this module never prompts).
     ///
-    /// - Parameter environment: the environment to read (defaults to the process environment).
+    /// - Parameters:
+    ///   - passphraseFile: a passphrase file, read with ``passphraseFile(_:)`` unless a key-encryption-key file
+    ///     is given.
+    ///   - keyEncryptionKeyFile: a key-encryption-key file, read with ``keyEncryptionKeyFile(_:)``; it wins over
+    ///     every other source.
+    ///   - environment: the environment to read (defaults to the process environment).
+    ///   - prompt: asked last, when no file or environment variable gave a credential; nil from it means none.
     /// - Throws: ``KeyringError`` (`invalidArgument`) when no source is available, or the source's own error.
     public static func resolve(
         passphraseFile: String? = nil, keyEncryptionKeyFile: String? = nil,

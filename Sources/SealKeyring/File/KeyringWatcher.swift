@@ -100,8 +100,8 @@ public final class KeyringWatcher: SealKeySource, Sendable {
         }
     }
 
-    /// The key from the current snapshot (see ``KeyringSnapshot/key(id:topic:)``): an ``Opener`` built on the watcher
-    /// follows reloads.
+    /// The key from the current snapshot (see ``KeyringSnapshot/key(id:topic:)``): an `Opener` (Seal) built on the
+    /// watcher follows reloads.
     public func key(id: UInt32, topic: String) -> SealKey? { current.key(id: id, topic: topic) }
 
     /// The trusted signer from the current snapshot (see ``KeyringSnapshot/signer(id:topic:)``).

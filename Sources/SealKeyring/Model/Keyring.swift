@@ -22,7 +22,7 @@ public struct KeyringKey: Sendable {
     /// The topic scope: where the key may seal and open.
     public let scope: TopicScope
 
-    /// The key material with its per-key crypto state, for building a ``Sealer``; nil once destroyed.
+    /// The key material with its per-key crypto state, for building a `Sealer` (Seal); nil once destroyed.
     public internal(set) var sealKey: SealKey?
 
     package let createdSeconds: Int64
@@ -279,7 +279,7 @@ public struct Keyring: Sendable {
 
     /// Rotation in one step: adds a key with the same suite (unless given) and scope as the scope's current primary
     /// and promotes it; the old primary becomes decrypt-only. A scope without a primary gets its first one (of
-    /// `suite`, by default ``Suite/xchacha20poly1305``), as `keys init` then `keys rotate` expects. Returns the new
+    /// `suite`, by default `Suite.xchacha20poly1305`), as `keys init` then `keys rotate` expects. Returns the new
     /// kid.
     ///
     /// Use this only where every receiver can reload the keyring before the first message sealed with the new key

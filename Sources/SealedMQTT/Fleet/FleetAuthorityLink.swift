@@ -94,7 +94,7 @@ public struct FleetAuthorityLink: Sendable {
 
     /// Records `pending` (reports taken while publishing), then reports from `stream`, into `authority` until
     /// `done` says so or `deadline` passes. `done` is asked after every report: keep it cheap
-    /// (``FleetAuthority/currentCoverage`` is).
+    /// (`FleetAuthority.currentCoverage` is).
     ///
     /// - Returns: the requests seen (device ids), for the caller to answer.
     public static func collect(

@@ -1,5 +1,6 @@
 public import Logging
 public import MQTT
+import Metrics
 public import SealFleet
 public import ServiceLifecycle
 import Synchronization
@@ -33,6 +34,7 @@ public final class FleetAuthorityService: Sendable, Service {
     private let logger: Logger
     private let pending = Mutex(Pending())
     private let counters = Mutex(Statistics())
+    private let metrics = FleetServiceMetrics()
 
     struct Pending {
         var reports: [[UInt8]] = []
@@ -72,10 +74,19 @@ public final class FleetAuthorityService: Sendable, Service {
     /// The counters so far.
     public var statistics: Statistics { counters.withLock { $0 } }
 
-    /// `Service`: subscribes to the reports and runs rounds until cancelled or shut down gracefully.
+    /// `Service`: subscribes to the reports and runs rounds until cancelled or shut down gracefully; either ends
+    /// it normally (the round in progress is not cut short by anything but the cancellation of its publish).
     public func run() async throws {
         let link = FleetAuthorityLink(client: client, topics: topics)
         let reports = try await link.reports()
+        do {
+            try await rounds(link, reports: reports)
+        } catch is CancellationError where Task.isShuttingDownGracefully || Task.isCancelled {
+            return
+        }
+    }
+
+    private func rounds(_ link: FleetAuthorityLink, reports: MQTTMessageStream) async throws {
         try await cancelWhenGracefulShutdown {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { [self] in
@@ -108,6 +119,7 @@ public final class FleetAuthorityService: Sendable, Service {
         } catch {
             pending.withLock { $0.reports.insert(contentsOf: taken, at: 0) }
             counters.withLock { $0.skippedRounds += 1 }
+            metrics.skippedRounds.increment()
             return
         }
         defer { lock.release() }
@@ -169,5 +181,26 @@ public final class FleetAuthorityService: Sendable, Service {
             $0.answered += answer.count
             $0.published += publications.count
         }
+        metrics.acks.increment(by: acks)
+        metrics.refused.increment(by: refused)
+        metrics.answered.increment(by: answer.count)
+        metrics.published.increment(by: publications.count)
     }
+}
+
+/// What ``FleetAuthorityService`` reports through swift-metrics (a no-op until the application bootstraps a
+/// backend; `mqtt-seal fleet serve --metrics-port` bootstraps swift-prometheus), mirroring
+/// ``FleetAuthorityService/Statistics``:
+///
+/// - `mqtt_seal_fleet_acks_total`: valid acks recorded;
+/// - `mqtt_seal_fleet_answered_total`: slot requests answered;
+/// - `mqtt_seal_fleet_refused_total`: reports refused (malformed, unknown device, bad signature): alert on it;
+/// - `mqtt_seal_fleet_published_total`: slots published;
+/// - `mqtt_seal_fleet_skipped_rounds_total`: rounds skipped because a fleet command held the lock.
+struct FleetServiceMetrics: Sendable {
+    let acks = Counter(label: "mqtt_seal_fleet_acks_total")
+    let answered = Counter(label: "mqtt_seal_fleet_answered_total")
+    let refused = Counter(label: "mqtt_seal_fleet_refused_total")
+    let published = Counter(label: "mqtt_seal_fleet_published_total")
+    let skippedRounds = Counter(label: "mqtt_seal_fleet_skipped_rounds_total")
 }

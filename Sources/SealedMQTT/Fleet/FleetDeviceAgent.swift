@@ -54,7 +54,7 @@ public final class FleetDeviceAgent: Sendable, Service {
     ///   - requestAfter: how long to wait for a retained slot before sending a request.
     ///   - logger: where applied and refused slots are logged.
     ///   - onApplied: called after each applied slot (for example `KeyringWatcher.checkNow`).
-    /// - Throws: ``FleetError`` when the keyring is not a device keyring.
+    /// - Throws: `FleetError` when the keyring is not a device keyring.
     public init(
         client: MQTTClient, device: FleetDeviceKeyring, topics: FleetTopics, requestAfter: Duration = .seconds(2),
         logger: Logger = Logger(label: "mqtt.sealed.fleet"), onApplied: @escaping @Sendable () -> Void = {}

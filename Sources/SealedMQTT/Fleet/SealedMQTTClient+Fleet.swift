@@ -7,7 +7,7 @@ extension SealedMQTTClient {
     /// source is a `KeyringWatcher` on the device keyring, reloads it the moment a slot is applied, so the next
     /// message is sealed and opened with the new keys. Run it beside the client (``FleetDeviceAgent/run()``).
     ///
-    /// - Throws: ``FleetError`` (`notDevice`) when the keyring is not a device keyring.
+    /// - Throws: `FleetError` (`notDevice`) when the keyring is not a device keyring.
     public func fleetAgent(
         device: FleetDeviceKeyring, topics: FleetTopics, requestAfter: Duration = .seconds(2),
         logger: Logger? = nil

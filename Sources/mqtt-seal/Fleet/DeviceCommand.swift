@@ -55,6 +55,32 @@ struct DeviceStatusCommand: AsyncParsableCommand {
 
     @OptionGroup var keyring: KeyringOptions
 
+    @Flag(help: "Print JSON (sorted keys) instead of lines.")
+    var json = false
+
+    /// `device status --json`: public metadata only.
+    struct Status: Encodable {
+        struct Key: Encodable {
+            var kid: String
+            var suite: String
+            var state: String
+            var topics: [String]
+        }
+        struct Signer: Encodable {
+            var sid: String
+            var name: String?
+            var topics: [String]
+        }
+        var device: String
+        var sequence: UInt64
+        /// The pinned authorities' Ed25519 public keys, base64.
+        var authorities: [String]
+        /// The device's own signing identity.
+        var signer: String?
+        var keys: [Key]
+        var trusts: [Signer]
+    }
+
     func run() async throws {
         try await runReportingFailures {
             let device = FleetDeviceKeyring(file: keyring.file, credential: try keyring.credential())
@@ -65,6 +91,23 @@ struct DeviceStatusCommand: AsyncParsableCommand {
                 throw CLIFailure(fleetError: error)
             }
             let section = loaded.device!
+            if json {
+                try JSONListing.write(
+                    Status(
+                        device: section.id, sequence: UInt64(section.sequence),
+                        authorities: section.authorities.map { Data($0).base64EncodedString() },
+                        signer: loaded.deviceIdentity.map { KeyringID.format($0.sid) },
+                        keys: loaded.keys.map {
+                            Status.Key(
+                                kid: KeyringID.format($0.kid), suite: $0.suite.rawValue, state: $0.state.rawValue,
+                                topics: $0.scope.filters.map(\.string))
+                        },
+                        trusts: loaded.signers.map {
+                            Status.Signer(
+                                sid: KeyringID.format($0.sid), name: $0.name, topics: $0.scope.filters.map(\.string))
+                        }))
+                return
+            }
             var lines = ["device \(section.id)", "sequence \(section.sequence)"]
             for authority in section.authorities {
                 lines.append("authority \(Data(authority).base64EncodedString())")

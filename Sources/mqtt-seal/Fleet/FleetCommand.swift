@@ -185,9 +185,34 @@ struct FleetListCommand: AsyncParsableCommand {
 
     @OptionGroup var keyring: KeyringOptions
 
+    @Flag(help: "Print JSON ({\"devices\": [...]}, sorted keys) instead of a table.")
+    var json = false
+
+    /// One row of `fleet list --json`.
+    struct Device: Encodable {
+        var device: String
+        var sid: String
+        var state: String
+        var published: UInt64
+        var acked: UInt64
+        var read: [String]
+        var write: [String]
+    }
+
     func run() async throws {
         try await runReportingFailures {
             let session = try await FleetSession.open(keyring, broker: nil)
+            if json {
+                let devices = session.authority.registry.members.map { member in
+                    Device(
+                        device: member.device, sid: KeyringID.format(member.sid), state: member.state.rawValue,
+                        published: UInt64(member.published), acked: UInt64(member.acked),
+                        read: member.read.map(\.string), write: member.write.map(\.string))
+                }
+                await session.close()
+                try JSONListing.write(["devices": devices])
+                return
+            }
             var lines = ["DEVICE\tSID\tSTATE\tPUBLISHED\tACKED\tREAD\tWRITE"]
             for member in session.authority.registry.members {
                 lines.append(

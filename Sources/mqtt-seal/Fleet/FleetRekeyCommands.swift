@@ -131,6 +131,25 @@ struct FleetStatusCommand: AsyncParsableCommand {
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var publish: FleetPublishOptions
 
+    @Flag(help: "Print JSON ({\"keys\": [...], \"behind\": [...], \"silent\": [...]}, sorted keys).")
+    var json = false
+
+    /// `fleet status --json`.
+    struct Status: Encodable {
+        struct Key: Encodable {
+            var kid: String
+            var state: String
+            var topics: [String]
+            /// Devices that acknowledged a slot holding the key.
+            var current: Int
+            /// Devices entitled to it.
+            var entitled: Int
+        }
+        var keys: [Key]
+        var behind: [String]
+        var silent: [String]
+    }
+
     func run() async throws {
         try await runReportingFailures {
             let silence = try FleetArgument.duration(silentAfter, flag: "--silent-after")
@@ -149,8 +168,18 @@ struct FleetStatusCommand: AsyncParsableCommand {
                 member.state == .active && (member.lastSeen.map { now - $0 >= silence.components.seconds } ?? true)
             }
             lines.append("silent \(silent.count): " + silent.map(\.device).joined(separator: ","))
-            print(lines.joined(separator: "\n"))
             await session.close()
+            if json {
+                let keys = authority.keyCoverage().map { key, current, entitled in
+                    Status.Key(
+                        kid: KeyringID.format(key.kid), state: "\(key.state)", topics: key.scope.filters.map(\.string),
+                        current: current, entitled: entitled)
+                }
+                try JSONListing.write(
+                    Status(keys: keys, behind: behind.map(\.device), silent: silent.map(\.device)))
+                return
+            }
+            print(lines.joined(separator: "\n"))
         }
     }
 }

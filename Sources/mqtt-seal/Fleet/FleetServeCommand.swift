@@ -17,35 +17,57 @@ struct FleetServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The most slot requests answered per second.", valueName: "n"))
     var rate: String = "50"
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve the service's counters (acks, answers, refused reports, slots published) as Prometheus text on "
+                + "http://127.0.0.1:PORT/metrics.",
+            valueName: "port"))
+    var metricsPort: String?
+
     @OptionGroup var keyring: KeyringOptions
     @OptionGroup var broker: BrokerOptions
 
     func run() async throws {
         try await runReportingFailures {
             let perSecond = try BrokerOptions.integer(rate, flag: "--rate", in: 1...100_000)
-            let store = FleetStore(path: keyring.keyring, credential: try keyring.credential())
-            let topics: FleetTopics
-            do throws(FleetError) {
-                topics = try store.load().registry.topics
-            } catch {
-                throw CLIFailure(fleetError: error)
+            let port = try metricsPort.map { text throws(CLIFailure) in
+                try BrokerOptions.integer(text, flag: "--metrics-port", in: 1...65_535)
             }
-            var resolved = try broker.resolve(role: "fleet-serve")
-            resolved.configuration.reconnect = MQTTReconnectPolicy()
-            let client = try await broker.connect(resolved, role: "fleet serve")
-            let service = FleetAuthorityService(
-                store: store, client: client, topics: topics, requestsPerSecond: perSecond,
-                logger: BrokerOptions.logger(debug: broker.debug))
-            let group = ServiceGroup(
-                services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: Logger(label: "mqtt-seal.fleet.serve", factory: { _ in SwiftLogNoOpLogHandler() }))
+            var endpoint: MetricsEndpoint?
+            if let port { endpoint = try await MetricsEndpoint.start(port: port) }
             do {
-                try await group.run()
+                try await serve(requestsPerSecond: perSecond)
             } catch {
-                await client.disconnect()
-                throw CLIFailure(.ioError, "fleet serve stopped: \(BrokerOptions.detail(error))")
+                await endpoint?.stop()
+                throw error
             }
-            await client.disconnect()
+            await endpoint?.stop()
         }
+    }
+
+    private func serve(requestsPerSecond perSecond: Int) async throws {
+        let store = FleetStore(path: keyring.keyring, credential: try keyring.credential())
+        let topics: FleetTopics
+        do throws(FleetError) {
+            topics = try store.load().registry.topics
+        } catch {
+            throw CLIFailure(fleetError: error)
+        }
+        var resolved = try broker.resolve(role: "fleet-serve")
+        resolved.configuration.reconnect = MQTTReconnectPolicy()
+        let client = try await broker.connect(resolved, role: "fleet serve")
+        let service = FleetAuthorityService(
+            store: store, client: client, topics: topics, requestsPerSecond: perSecond,
+            logger: BrokerOptions.logger(debug: broker.debug))
+        let group = ServiceGroup(
+            services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "mqtt-seal.fleet.serve", factory: { _ in SwiftLogNoOpLogHandler() }))
+        do {
+            try await group.run()
+        } catch {
+            await client.disconnect()
+            throw CLIFailure(.ioError, "fleet serve stopped: \(BrokerOptions.detail(error))")
+        }
+        await client.disconnect()
     }
 }

@@ -19,7 +19,7 @@ struct KeysCommand: AsyncParsableCommand {
             KeysInit.self, KeysAdd.self, KeysPromote.self, KeysRetire.self, KeysDisable.self, KeysEnable.self,
             KeysDestroy.self, KeysList.self, KeysRotate.self, KeysNewSigner.self, KeysExportVerifiers.self,
             KeysImportSigner.self, KeysDisableSigner.self, KeysEnableSigner.self, KeysRevokeSigner.self,
-            KeysChangePassphrase.self, KeysExportDeviceKey.self,
+            KeysChangePassphrase.self, KeysExportDeviceKey.self, KeysRewrapRetained.self,
         ]
     )
 }

@@ -20,15 +20,7 @@ struct KeysList: AsyncParsableCommand {
             let keyring = try options.load()
             let listing = KeyringListing(keyring)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                do {
-                    try writeStandardOutput(Array(try encoder.encode(listing)) + [UInt8(ascii: "\n")])
-                } catch let failure as CLIFailure {
-                    throw failure
-                } catch {
-                    throw CLIFailure(.ioError, "cannot encode the listing: \(error)")
-                }
+                try JSONListing.write(listing)
             } else {
                 print(listing.table(), terminator: "")
             }
