@@ -14,4 +14,16 @@ struct HelpTests {
         #expect(result.status == 64)
         #expect(result.err.contains("Unknown option '--no-such-flag'"))
     }
+
+    /// The completion scripts the README documents: one per shell, naming the subcommands and the new flags.
+    @Test func shellCompletionScriptsAreGenerated() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let result = try CLIRunner.run(["--generate-completion-script", shell])
+            #expect(result.status == 0, "\(shell): \(result.err)")
+            #expect(result.out.contains("mqtt-seal"), "\(shell)")
+            #expect(result.out.contains("rewrap-retained"), "\(shell)")
+        }
+        let bash = try CLIRunner.run(["--generate-completion-script", "bash"])
+        #expect(bash.out.contains("--remove-retained") && bash.out.contains("--url"))
+    }
 }
