@@ -188,7 +188,7 @@ public final class SealedMQTTClient: Sendable, Service {
                 try sealer.seal(payload, topic: topic, context: context, retain: retain)
             }
         } catch {
-            throw SealedMQTTError(.sealingFailed, "cannot seal on topic \(topic): \(error)", sealError: error)
+            throw SealedMQTTError(.sealingFailed, "cannot seal on topic \(topic): \(error.message)", sealError: error)
         }
     }
 
@@ -213,7 +213,8 @@ public final class SealedMQTTClient: Sendable, Service {
             }
         }
         if let failure {
-            throw SealedMQTTError(.sealingFailed, "cannot seal on topic \(topic): \(failure)", sealError: failure)
+            throw SealedMQTTError(
+                .sealingFailed, "cannot seal on topic \(topic): \(failure.message)", sealError: failure)
         }
         return buffer
     }

@@ -1,4 +1,5 @@
 import COpenSSL
+import Synchronization
 
 /// AES-256-GCM from OpenSSL EVP, 12-byte IV, 16-byte tag.
 ///
@@ -9,15 +10,23 @@ final class AES256GCM: Sendable {
     static let ivBytes = 12
     static let tagBytes = 16
 
+    /// NIST SP 800-38D §8.3: with random 96-bit IVs, a key encrypts at most 2^32 messages (the chance of an IV
+    /// collision, which would reveal the authentication key, then stays below 2^-32).
+    static let invocationLimit: UInt64 = 1 << 32
+
     let key: SecureBytes
+    /// The messages this key may still encrypt in this process, counted down by ``reserveInvocation()``.
+    let limit: UInt64
+    private let invocations = Atomic<UInt64>(0)
     private let encryptors: ContextPool
     private let decryptors: ContextPool
 
-    init(key: SecureBytes) throws(SealError) {
+    init(key: SecureBytes, invocationLimit: UInt64 = AES256GCM.invocationLimit) throws(SealError) {
         guard key.count == Self.keyBytes else {
             throw SealError(.invalidKey, .misuse, "AES-256-GCM key must be 32 bytes")
         }
         self.key = key
+        self.limit = invocationLimit
         encryptors = ContextPool(
             make: { AES256GCM.makeContext(key: key, encrypt: true) }, release: { EVP_CIPHER_CTX_free($0) })
         decryptors = ContextPool(
@@ -38,6 +47,24 @@ final class AES256GCM: Sendable {
             return nil
         }
         return context
+    }
+
+    /// Counts one encryption against ``limit``; past it every further call throws
+    /// ``SealError/Code/keyExhausted`` (nothing is encrypted, the key needs rotating).
+    func reserveInvocation() throws(SealError) {
+        let used = invocations.wrappingAdd(1, ordering: .relaxed).newValue
+        guard used <= limit else {
+            invocations.wrappingSubtract(1, ordering: .relaxed)
+            throw SealError(
+                .keyExhausted, .keyUsageLimit,
+                "this AES-256-GCM key encrypted its \(limit) messages (the limit for random IVs): rotate it")
+        }
+    }
+
+    /// Messages this key may still encrypt.
+    var remainingInvocations: UInt64 {
+        let used = invocations.load(ordering: .relaxed)
+        return used >= limit ? 0 : limit - used
     }
 
     /// Encrypts `message` into `output` (`message.count + 16` bytes: ciphertext then tag).

@@ -239,6 +239,8 @@ public final class Sealer: Sendable {
             }
             signedLength = body + payload.count + EnvelopeFormat.aeadTagBytes
         case .aes(let cipher):
+            // Counted before the IV is drawn: past 2^32 random IVs a collision becomes too likely.
+            try cipher.reserveInvocation()
             let ivBytes = EnvelopeFormat.aesIVBytes
             RandomPool.fill(p + headerBytes, count: ivBytes)
             let body = headerBytes + ivBytes

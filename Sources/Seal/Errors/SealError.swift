@@ -25,6 +25,9 @@ public struct SealError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidConfiguration = Code("invalidConfiguration")
         /// The C library reported an unexpected failure (out of memory, library not initialised).
         public static let cryptoFailure = Code("cryptoFailure")
+        /// The key reached its usage limit and seals nothing more: an AES-256-GCM key after 2^32 messages (random
+        /// IVs, NIST SP 800-38D). Rotate to a new key; ``SealKey/remainingMessages`` tells how close a key is.
+        public static let keyExhausted = Code("keyExhausted")
 
         /// The code's name, for logs.
         public var description: String { name }
@@ -62,6 +65,8 @@ public struct SealError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let misuse = Reason("misuse")
         /// The C library failed unexpectedly.
         public static let library = Reason("library")
+        /// A key reached its usage limit (``Code/keyExhausted``).
+        public static let keyUsageLimit = Reason("keyUsageLimit")
 
         /// The reason's name, for logs.
         public var description: String { name }
@@ -81,6 +86,10 @@ public struct SealError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// A rejection of untrusted input.
     static func rejected(_ reason: Reason) -> SealError { SealError(.rejected, reason) }
+
+    /// One plain sentence for a local user (the detail, else the code and reason), without the type's name. For a
+    /// rejection it names the check: show it to the local operator only, never to a peer.
+    public var message: String { detail.isEmpty ? "\(code) (\(reason))" : detail }
 
     /// A human-readable description for logs: code, reason and detail. Never send it to a peer.
     public var description: String {

@@ -40,14 +40,16 @@ public final class SealKey: Sendable, CustomStringConvertible {
         try self.init(id: id, suite: suite, secret: SecureBytes(copying: bytes))
     }
 
-    package init(id: UInt32, suite: Suite, secret: SecureBytes) throws(SealError) {
+    package init(
+        id: UInt32, suite: Suite, secret: SecureBytes, aesMessageLimit: UInt64 = AES256GCM.invocationLimit
+    ) throws(SealError) {
         try ensureSodium()
         guard secret.count == Self.byteCount else {
             throw SealError(.invalidKey, .misuse, "a \(suite) key must be \(Self.byteCount) bytes")
         }
         switch suite {
         case .xchacha20poly1305: primitive = .xchacha(try XChaCha20Poly1305(key: secret))
-        case .aes256gcm: primitive = .aes(try AES256GCM(key: secret))
+        case .aes256gcm: primitive = .aes(try AES256GCM(key: secret, invocationLimit: aesMessageLimit))
         case .hmacSHA256: primitive = .hmac(try HMACSHA256(key: secret))
         case .ed25519: throw SealError(.invalidKey, .misuse, "ed25519 is a signing suite: use SigningKey")
         }
@@ -76,6 +78,17 @@ public final class SealKey: Sendable, CustomStringConvertible {
     public func hasSameSecret(as other: SealKey) -> Bool {
         let same = secret.constantTimeEquals(other.secret)
         return same && suite == other.suite
+    }
+
+    /// How many more messages this key may seal in this process, or nil when its suite has no such limit.
+    ///
+    /// An AES-256-GCM key draws a random 96-bit IV per message and seals at most 2^32 messages (NIST SP 800-38D);
+    /// past that every seal throws ``SealError/Code/keyExhausted``. The count is per `SealKey` object: processes
+    /// (and keyring copies) that share a key share the budget, so rotate AES keys well before it runs out.
+    /// XChaCha20-Poly1305 (192-bit nonces) and HMAC have no practical limit.
+    public var remainingMessages: UInt64? {
+        if case .aes(let cipher) = primitive { return cipher.remainingInvocations }
+        return nil
     }
 
     /// A description without secret material.

@@ -49,11 +49,11 @@ struct SealCommand: AsyncParsableCommand {
             }
             let payload = try readStandardInput(limit: Sealer.maxPayloadBytes, what: "payload")
             let envelope: [UInt8]
-            do {
+            do throws(SealError) {
                 envelope = try sealer.seal(
                     payload, topic: topic, context: context.map { Array($0.utf8) }, retain: retain)
             } catch {
-                throw CLIFailure(.dataError, "cannot seal: \(error)")
+                throw CLIFailure(.dataError, "cannot seal: \(error.message)")
             }
             try writeStandardOutput(envelope)
         }

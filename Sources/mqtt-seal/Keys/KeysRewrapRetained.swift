@@ -153,12 +153,17 @@ struct KeysRewrapRetained: AsyncParsableCommand {
             return (.unreadable("no primary key seals \(message.topic) now: \(error.message)"), nil)
         }
         if primary.kid == opened.keyID { return (.current(opened.keyID), nil) }
-        do {
-            let sealer = try snapshot.sealer(for: message.topic)
+        let sealer: Sealer
+        do throws(KeyringError) {
+            sealer = try snapshot.sealer(for: message.topic)
+        } catch {
+            return (.unreadable("cannot seal it again: \(error.message)"), nil)
+        }
+        do throws(SealError) {
             let envelope = try sealer.seal(opened.payload, topic: message.topic, retain: true)
             return (.rewrapped(from: opened.keyID, to: primary.kid), envelope)
         } catch {
-            return (.unreadable("cannot seal it again: \(error)"), nil)
+            return (.unreadable("cannot seal it again: \(error.message)"), nil)
         }
     }
 
