@@ -41,6 +41,7 @@ public final class SealedMQTTClient: Sendable, Service {
 
     let pool: VerificationPool
     let accounting: Accounting
+    let refreshGate: KeyRefreshGate
     private let readers = ReaderRegistry()
 
     /// Wraps an MQTT client (not connected yet) and a key source.
@@ -56,6 +57,7 @@ public final class SealedMQTTClient: Sendable, Service {
         self.pool = VerificationPool(
             workers: configuration.workerCount, capacity: configuration.workerQueueCapacity)
         self.accounting = Accounting(logger: configuration.logger, interval: configuration.rejectionLogInterval)
+        self.refreshGate = KeyRefreshGate(interval: configuration.keyRefreshInterval)
     }
 
     /// Creates the MQTT client from its configuration and wraps it.
@@ -318,7 +320,7 @@ public final class SealedMQTTClient: Sendable, Service {
         }
         let pipeline = SubscriptionPipeline(
             filter: label, keys: keys, configuration: configuration, workers: pool.queues.count,
-            accounting: accounting)
+            accounting: accounting, refreshGate: refreshGate)
         let pool = self.pool
         let readers = self.readers
         await readers.started()

@@ -34,8 +34,13 @@ public struct SealedMQTTConfiguration: Sendable {
     /// When a message names a key or signer the key source does not know, ask the source to reload
     /// (``SealingKeySource/refreshKeys()``) and open the message once more. This makes a one-step rotation of a
     /// shared keyring file (`Keyring.rotate`, `mqtt-seal keys rotate`) lossless even when the publisher reloads
-    /// first. Costs one `stat` of the keyring file per such message. Default true.
+    /// first. Costs one `stat` of the keyring file, at most once per ``keyRefreshInterval``. Default true.
     public var refreshesKeysOnUnknownID: Bool
+    /// The least time between two reloads asked for by unknown key or signer ids, for all subscriptions of the
+    /// client together: a flood of forged envelopes naming unknown ids costs one reload per interval, and a worker
+    /// never waits for another's reload (a message arriving meanwhile is judged with the keys loaded). Default
+    /// 100 ms.
+    public var keyRefreshInterval: Duration
     /// How many delivered envelopes each subscription remembers (key id, sender id, sequence number) to count a
     /// copy redelivered after the replay window moved on, as a broker restart does when it resends its queue, as
     /// a duplicate instead of an `SealError.Reason.outsideWindow` rejection. The copy is dropped either way; this
@@ -62,6 +67,7 @@ public struct SealedMQTTConfiguration: Sendable {
         self.rejectionLogInterval = rejectionLogInterval
         self.drainTimeout = drainTimeout
         self.refreshesKeysOnUnknownID = refreshesKeysOnUnknownID
+        self.keyRefreshInterval = .milliseconds(100)
         self.logger = logger
         self.deliveredHistoryCapacity = 16_384
     }

@@ -157,15 +157,17 @@ final class SubscriptionPipeline: Sendable {
     let policy: SealedPolicy
     let context: [UInt8]?
     let refreshesKeys: Bool
+    let refreshGate: KeyRefreshGate
     let output: DeliveryBuffer
     let accounting: Accounting
     let delivered: DeliveredHistory
 
     init(
         filter: String, keys: any SealingKeySource, configuration: SealedMQTTConfiguration, workers: Int,
-        accounting: Accounting
+        accounting: Accounting, refreshGate: KeyRefreshGate
     ) {
         self.filter = filter
+        self.refreshGate = refreshGate
         self.keys = keys
         self.opener = Opener(keys: keys, replayGuard: ReplayGuard(policy: configuration.replayPolicy))
         self.policy = configuration.policy
@@ -221,9 +223,11 @@ final class SubscriptionPipeline: Sendable {
             openEnvelope(bytes, topic: message.topic, retained: message.retain)
         }
         // An unknown key or signer may be one this process has not loaded yet (the publisher reloaded first):
-        // reload now and try once more. The first attempt failed before touching the replay state.
+        // reload now and try once more. The first attempt failed before touching the replay state. At most one
+        // reload per interval for the whole client (the gate), so a flood of unknown ids cannot keep the workers
+        // re-reading the keyring.
         if refreshesKeys, case .failure(let error) = result,
-            error.reason == .unknownKey || error.reason == .untrustedSigner
+            error.reason == .unknownKey || error.reason == .untrustedSigner, refreshGate.tryEnter()
         {
             keys.refreshKeys()
             metrics.keyringReloads.increment()
