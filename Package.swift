@@ -76,7 +76,7 @@ let package = Package(
         ),
         .target(
             name: "SealKeyring",
-            dependencies: ["Seal", "TopicFilters", "CSodium"],
+            dependencies: ["Seal", "TopicFilters"],
             swiftSettings: strict
         ),
         .target(

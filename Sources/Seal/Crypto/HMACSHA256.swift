@@ -1,5 +1,4 @@
 import COpenSSL
-import CSodium
 
 /// HMAC-SHA256 (RFC 2104) on OpenSSL's SHA-256.
 ///
@@ -30,7 +29,7 @@ final class HMACSHA256: Sendable {
     /// Writes the inner and outer states for `key` at `states`.
     private static func precompute(key: SecureBytes, into states: UnsafeMutableRawPointer) -> Bool {
         withUnsafeTemporaryAllocation(byteCount: blockBytes, alignment: 16) { block in
-            defer { sodium_memzero(block.baseAddress!, blockBytes) }
+            defer { Sodium.wipe(block) }
             let pad = block.baseAddress!.assumingMemoryBound(to: UInt8.self)
             pad.initialize(repeating: 0, count: blockBytes)
             let keyed = key.withUnsafeBytes { bytes -> Bool in
@@ -61,7 +60,7 @@ final class HMACSHA256: Sendable {
     ) throws(SealError) {
         let ok = withUnsafeTemporaryAllocation(of: SHA256_CTX.self, capacity: 1) { context -> Bool in
             let state = context.baseAddress!
-            defer { sodium_memzero(state, Self.stateBytes) }
+            defer { Sodium.wipe(UnsafeMutableRawBufferPointer(start: state, count: Self.stateBytes)) }
             let inner = states.pointer
             // Inner hash: H((key ^ ipad) || first || second), continuing from the precomputed state.
             UnsafeMutableRawPointer(state).copyMemory(from: inner, byteCount: Self.stateBytes)
@@ -82,7 +81,7 @@ final class HMACSHA256: Sendable {
     ) -> Bool {
         guard tag.count == Self.tagBytes else { return false }
         return withUnsafeTemporaryAllocation(byteCount: Self.tagBytes, alignment: 16) { computed in
-            defer { sodium_memzero(computed.baseAddress!, Self.tagBytes) }
+            defer { Sodium.wipe(computed) }
             guard (try? authenticate(into: computed.mutableBytes, first: first, second: second)) != nil else {
                 return false
             }

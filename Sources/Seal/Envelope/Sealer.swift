@@ -1,4 +1,3 @@
-import CSodium
 import Synchronization
 
 /// Seals payloads into v1 envelopes for one key, an optional signing key and one sender id.
@@ -58,7 +57,7 @@ public final class Sealer: Sendable {
         }
         self.key = key
         self.signingKey = signingKey
-        self.senderID = signingKey?.id ?? senderID ?? randombytes_random()
+        self.senderID = signingKey?.id ?? senderID ?? Sodium.randomUInt32()
         self.keyID = key.id
         self.clock = clock
         var overhead = EnvelopeFormat.headerBytes

@@ -1,5 +1,3 @@
-import CSodium
-
 /// A symmetric key for one suite (XChaCha20-Poly1305, AES-256-GCM or HMAC-SHA256), with its key id.
 ///
 /// The 32 secret bytes live in storage that is wiped when the key is released. Per-key C state (the
@@ -65,7 +63,7 @@ public final class SealKey: Sendable, CustomStringConvertible {
     ///   - suite: the suite, XChaCha20-Poly1305 by default.
     public static func generate(id: UInt32? = nil, suite: Suite = .xchacha20poly1305) throws(SealError) -> SealKey {
         try ensureSodium()
-        return try SealKey(id: id ?? randombytes_random(), suite: suite, secret: SecureBytes(randomCount: byteCount))
+        return try SealKey(id: id ?? Sodium.randomUInt32(), suite: suite, secret: SecureBytes(randomCount: byteCount))
     }
 
     /// Calls `body` with the secret key bytes, for example to store them encrypted. Do not let the

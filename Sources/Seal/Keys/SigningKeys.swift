@@ -1,5 +1,3 @@
-import CSodium
-
 /// An Ed25519 public key that was validated on import, with the signer's key id.
 ///
 /// Import rejects every encoding that is not canonical, not on the curve, of small order or outside
@@ -86,7 +84,7 @@ public final class SigningKey: Sendable, CustomStringConvertible {
     /// - Parameter id: the signer's key id; a random one when nil.
     public static func generate(id: UInt32? = nil) throws(SealError) -> SigningKey {
         try ensureSodium()
-        return try SigningKey(id: id ?? randombytes_random(), seed: SecureBytes(randomCount: seedByteCount))
+        return try SigningKey(id: id ?? Sodium.randomUInt32(), seed: SecureBytes(randomCount: seedByteCount))
     }
 
     /// Calls `body` with the 32-byte secret seed, for example to store it encrypted. Do not let the

@@ -1,4 +1,3 @@
-internal import CSodium
 import Seal
 
 #if canImport(Glibc)
@@ -90,17 +89,7 @@ public final class KeyringCredential: Sendable {
             throw KeyringError(
                 .invalidArgument, "key-encryption-key file \(path) must hold 32 raw bytes or 64 hex digits")
         }
-        var decoded = 0
-        var rc: Int32 = -1
-        let secret = SecureBytes(count: KeyringSodium.keyBytes) { out in
-            rc = bytes.withUnsafeBufferPointer { input in
-                sodium_hex2bin(
-                    out.mutableBytes, out.count,
-                    UnsafeRawPointer(input.baseAddress!).assumingMemoryBound(to: CChar.self),
-                    count, nil, &decoded, nil)
-            }
-        }
-        guard rc == 0, decoded == KeyringSodium.keyBytes else {
+        guard let secret = Sodium.unhex(bytes[..<count], byteCount: KeyringSodium.keyBytes) else {
             throw KeyringError(
                 .invalidArgument, "key-encryption-key file \(path) must hold 32 raw bytes or 64 hex digits")
         }
@@ -114,16 +103,9 @@ public final class KeyringCredential: Sendable {
     @discardableResult
     public static func generateKeyEncryptionKeyFile(_ path: String) throws(KeyringError) -> KeyringCredential {
         let secret = SecureBytes(randomCount: KeyringSodium.keyBytes)
-        var hex = [UInt8](repeating: 0, count: 2 * KeyringSodium.keyBytes + 1)
+        var hex = Sodium.hex(secret)
         defer { wipe(&hex) }
-        secret.withUnsafeBytes { raw in
-            hex.withUnsafeMutableBufferPointer { out in
-                _ = sodium_bin2hex(
-                    UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self), out.count,
-                    raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count)
-            }
-        }
-        hex[hex.count - 1] = UInt8(ascii: "\n")
+        hex.append(UInt8(ascii: "\n"))
         try KeyringIO.atomicWrite(path: path, bytes: hex, exclusive: true)
         return KeyringCredential(kind: .keyEncryptionKey, secret: secret)
     }
@@ -166,8 +148,6 @@ public final class KeyringCredential: Sendable {
     /// Zeroes an array's storage in place. The array must be uniquely referenced (a copy-on-write twin would be
     /// copied and wiped instead of the original), so every caller wipes the one array it created.
     package static func wipe(_ bytes: inout [UInt8]) {
-        bytes.withUnsafeMutableBytes { buffer in
-            if let base = buffer.baseAddress { sodium_memzero(base, buffer.count) }
-        }
+        bytes.withUnsafeMutableBytes { Sodium.wipe($0) }
     }
 }
