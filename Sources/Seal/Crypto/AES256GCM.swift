@@ -41,7 +41,7 @@ final class AES256GCM: Sendable {
         let ok =
             EVP_CipherInit_ex(context, EVP_aes_256_gcm(), nil, nil, nil, encrypt ? 1 : 0) == 1
             && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_IVLEN, Int32(ivBytes), nil) == 1
-            && EVP_CipherInit_ex(context, nil, nil, key.pointer, nil, encrypt ? 1 : 0) == 1
+            && key.withUnsafePointer { EVP_CipherInit_ex(context, nil, nil, $0, nil, encrypt ? 1 : 0) } == 1
         guard ok else {
             EVP_CIPHER_CTX_free(context)
             return nil

@@ -16,7 +16,7 @@ enum Ed25519 {
         var rc: Int32 = -1
         let secret = SecureBytes(count: secretKeyBytes) { sk in
             rc = publicKey.withUnsafeMutableBytes { pk in
-                crypto_sign_seed_keypair(pk.mutableBytes, sk.mutableBytes, seed.pointer)
+                seed.withUnsafePointer { crypto_sign_seed_keypair(pk.mutableBytes, sk.mutableBytes, $0) }
             }
         }
         guard rc == 0 else { throw SealError(.cryptoFailure, .library, "crypto_sign_seed_keypair") }
@@ -36,7 +36,9 @@ enum Ed25519 {
         into output: UnsafeMutablePointer<UInt8>, message: UnsafeRawBufferPointer, secretKey: SecureBytes
     ) throws(SealError) {
         var length: UInt64 = 0
-        let rc = crypto_sign_detached(output, &length, message.bytes, UInt64(message.count), secretKey.pointer)
+        let rc = secretKey.withUnsafePointer {
+            crypto_sign_detached(output, &length, message.bytes, UInt64(message.count), $0)
+        }
         guard rc == 0, length == UInt64(signatureBytes) else {
             throw SealError(.cryptoFailure, .library, "crypto_sign_detached")
         }

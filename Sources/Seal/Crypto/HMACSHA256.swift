@@ -59,20 +59,30 @@ final class HMACSHA256: Sendable {
         into output: UnsafeMutablePointer<UInt8>, first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer
     ) throws(SealError) {
         let ok = withUnsafeTemporaryAllocation(of: SHA256_CTX.self, capacity: 1) { context -> Bool in
-            let state = context.baseAddress!
-            defer { Sodium.wipe(UnsafeMutableRawBufferPointer(start: state, count: Self.stateBytes)) }
-            let inner = states.pointer
-            // Inner hash: H((key ^ ipad) || first || second), continuing from the precomputed state.
-            UnsafeMutableRawPointer(state).copyMemory(from: inner, byteCount: Self.stateBytes)
-            if first.count > 0 { guard SHA256_Update(state, first.bytes, first.count) == 1 else { return false } }
-            if second.count > 0 { guard SHA256_Update(state, second.bytes, second.count) == 1 else { return false } }
-            // The inner digest goes to `output` and is hashed from there: no other buffer.
-            guard SHA256_Final(output, state) == 1 else { return false }
-            // Outer hash: H((key ^ opad) || inner digest).
-            UnsafeMutableRawPointer(state).copyMemory(from: inner + Self.stateBytes, byteCount: Self.stateBytes)
-            return SHA256_Update(state, output, Self.tagBytes) == 1 && SHA256_Final(output, state) == 1
+            states.withUnsafePointer { inner in
+                authenticate(into: output, first: first, second: second, context: context, inner: inner)
+            }
         }
         guard ok else { throw SealError(.cryptoFailure, .library, "hmac-sha256") }
+    }
+
+    /// The tag, from the precomputed states at `inner` (inner, then outer), in the caller's `context`.
+    @inline(__always)
+    private func authenticate(
+        into output: UnsafeMutablePointer<UInt8>, first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer,
+        context: UnsafeMutableBufferPointer<SHA256_CTX>, inner: UnsafePointer<UInt8>
+    ) -> Bool {
+        let state = context.baseAddress!
+        defer { Sodium.wipe(UnsafeMutableRawBufferPointer(start: state, count: Self.stateBytes)) }
+        // Inner hash: H((key ^ ipad) || first || second), continuing from the precomputed state.
+        UnsafeMutableRawPointer(state).copyMemory(from: inner, byteCount: Self.stateBytes)
+        if first.count > 0 { guard SHA256_Update(state, first.bytes, first.count) == 1 else { return false } }
+        if second.count > 0 { guard SHA256_Update(state, second.bytes, second.count) == 1 else { return false } }
+        // The inner digest goes to `output` and is hashed from there: no other buffer.
+        guard SHA256_Final(output, state) == 1 else { return false }
+        // Outer hash: H((key ^ opad) || inner digest).
+        UnsafeMutableRawPointer(state).copyMemory(from: inner + Self.stateBytes, byteCount: Self.stateBytes)
+        return SHA256_Update(state, output, Self.tagBytes) == 1 && SHA256_Final(output, state) == 1
     }
 
     /// Verifies a 32-byte `tag` over `first || second` in constant time.

@@ -56,10 +56,11 @@ package final class SecureBytes: @unchecked Sendable {
         try body(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
     }
 
-    /// The base address of the secret bytes (valid while `self` is alive).
+    /// Calls `body` with the address of the secret bytes, for a C call. The address is valid only inside `body`:
+    /// there is deliberately no property that hands it out.
     @inline(__always)
-    package var pointer: UnsafePointer<UInt8> {
-        UnsafePointer(storage.baseAddress!.assumingMemoryBound(to: UInt8.self))
+    package func withUnsafePointer<R, E: Error>(_ body: (UnsafePointer<UInt8>) throws(E) -> R) throws(E) -> R {
+        try body(UnsafePointer(storage.baseAddress!.assumingMemoryBound(to: UInt8.self)))
     }
 
     /// Constant-time comparison with another secret.

@@ -23,9 +23,10 @@ struct XChaCha20Poly1305: Sendable {
         nonce: UnsafePointer<UInt8>
     ) throws(SealError) {
         var written: UInt64 = 0
-        let rc = crypto_aead_xchacha20poly1305_ietf_encrypt(
-            output, &written, message.bytes, UInt64(message.count), aad.bytes, UInt64(aad.count), nil, nonce,
-            key.pointer)
+        let rc = key.withUnsafePointer { key in
+            crypto_aead_xchacha20poly1305_ietf_encrypt(
+                output, &written, message.bytes, UInt64(message.count), aad.bytes, UInt64(aad.count), nil, nonce, key)
+        }
         guard rc == 0, written == UInt64(message.count + Self.tagBytes) else {
             throw SealError(.cryptoFailure, .library, "xchacha20poly1305 encrypt")
         }
@@ -40,9 +41,11 @@ struct XChaCha20Poly1305: Sendable {
     ) -> Bool {
         guard ciphertextAndTag.count >= Self.tagBytes else { return false }
         var written: UInt64 = 0
-        let rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-            output, &written, nil, ciphertextAndTag.bytes, UInt64(ciphertextAndTag.count), aad.bytes,
-            UInt64(aad.count), nonce, key.pointer)
+        let rc = key.withUnsafePointer { key in
+            crypto_aead_xchacha20poly1305_ietf_decrypt(
+                output, &written, nil, ciphertextAndTag.bytes, UInt64(ciphertextAndTag.count), aad.bytes,
+                UInt64(aad.count), nonce, key)
+        }
         return rc == 0 && written == UInt64(ciphertextAndTag.count - Self.tagBytes)
     }
 }
