@@ -157,20 +157,15 @@ struct FleetStatusCommand: AsyncParsableCommand {
             // Online, the retained acks refresh the registry first (for at most 2 s).
             _ = try await session.waitForAcks(coverage: 100, deadline: .seconds(2))
             let authority = session.authority
-            var lines = ["KEY\tSTATE\tTOPICS\tCOVERAGE"]
-            for (key, current, entitled) in authority.keyCoverage() {
-                lines.append("\(KeyringID.format(key.kid))\t\(key.state)\t\(key.scope)\t\(current)/\(entitled)")
-            }
+            let coverage = authority.keyCoverage()
             let behind = authority.devicesBehind
-            lines.append("behind \(behind.count): " + behind.map(\.device).joined(separator: ","))
             let now = KeyringTime.seconds(Date())
             let silent = authority.registry.members.filter { member in
                 member.state == .active && (member.lastSeen.map { now - $0 >= silence.components.seconds } ?? true)
             }
-            lines.append("silent \(silent.count): " + silent.map(\.device).joined(separator: ","))
             await session.close()
             if json {
-                let keys = authority.keyCoverage().map { key, current, entitled in
+                let keys = coverage.map { key, current, entitled in
                     Status.Key(
                         kid: KeyringID.format(key.kid), state: "\(key.state)", topics: key.scope.filters.map(\.string),
                         current: current, entitled: entitled)
@@ -179,6 +174,12 @@ struct FleetStatusCommand: AsyncParsableCommand {
                     Status(keys: keys, behind: behind.map(\.device), silent: silent.map(\.device)))
                 return
             }
+            var lines = ["KEY\tSTATE\tTOPICS\tCOVERAGE"]
+            for (key, current, entitled) in coverage {
+                lines.append("\(KeyringID.format(key.kid))\t\(key.state)\t\(key.scope)\t\(current)/\(entitled)")
+            }
+            lines.append("behind \(behind.count): " + behind.map(\.device).joined(separator: ","))
+            lines.append("silent \(silent.count): " + silent.map(\.device).joined(separator: ","))
             print(lines.joined(separator: "\n"))
         }
     }

@@ -30,18 +30,7 @@ struct FleetServeCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingFailures {
             let perSecond = try BrokerOptions.integer(rate, flag: "--rate", in: 1...100_000)
-            let port = try metricsPort.map { text throws(CLIFailure) in
-                try BrokerOptions.integer(text, flag: "--metrics-port", in: 1...65_535)
-            }
-            var endpoint: MetricsEndpoint?
-            if let port { endpoint = try await MetricsEndpoint.start(port: port) }
-            do {
-                try await serve(requestsPerSecond: perSecond)
-            } catch {
-                await endpoint?.stop()
-                throw error
-            }
-            await endpoint?.stop()
+            try await MetricsEndpoint.serving(port: metricsPort) { try await serve(requestsPerSecond: perSecond) }
         }
     }
 

@@ -121,18 +121,7 @@ struct SubCommand: AsyncParsableCommand {
                 }
                 try await receive(step: PlaintextStep())
             case .sealed(let location):
-                let port = try metricsPort.map { text throws(CLIFailure) in
-                    try BrokerOptions.integer(text, flag: "--metrics-port", in: 1...65_535)
-                }
-                var endpoint: MetricsEndpoint?
-                if let port { endpoint = try await MetricsEndpoint.start(port: port) }
-                do {
-                    try await receiveSealed(location)
-                } catch {
-                    await endpoint?.stop()
-                    throw error
-                }
-                await endpoint?.stop()
+                try await MetricsEndpoint.serving(port: metricsPort) { try await receiveSealed(location) }
             }
         }
     }

@@ -31,6 +31,23 @@ struct MetricsEndpoint: Sendable {
     }
 
     func stop() async { try? await channel.close() }
+
+    /// `--metrics-port PORT` around a long-running command: checks the port (1-65535, exit 64), serves the metrics
+    /// while `body` runs (nothing without a port), and stops serving however `body` ends.
+    static func serving(port text: String?, _ body: () async throws -> Void) async throws {
+        let port = try text.map { text throws(CLIFailure) in
+            try BrokerOptions.integer(text, flag: "--metrics-port", in: 1...65_535)
+        }
+        var endpoint: MetricsEndpoint?
+        if let port { endpoint = try await start(port: port) }
+        do {
+            try await body()
+        } catch {
+            await endpoint?.stop()
+            throw error
+        }
+        await endpoint?.stop()
+    }
 }
 
 /// Answers `GET /metrics` with the registry's Prometheus text (format 0.0.4), anything else with 404 or 405.
