@@ -7,7 +7,7 @@ import Foundation
 /// tabs, a tab after the colon, arrays on one line with `, ` between items. Strings escape `"`, `\`, `\b \f \n \r
 /// \t` and other control characters as `\u00XX`; every other byte is written as it is. Numbers are integers when
 /// they are whole and fit in 32 bits, else the shortest of `%1.15g` and `%1.17g` that reads back the same.
-indirect enum CJSON: Equatable, Sendable {
+indirect enum CJSON: Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -15,19 +15,6 @@ indirect enum CJSON: Equatable, Sendable {
     case array([CJSON])
     /// Members in order; duplicates are kept, as cJSON keeps them.
     case object([(key: [UInt8], value: CJSON)])
-
-    static func == (lhs: CJSON, rhs: CJSON) -> Bool {
-        switch (lhs, rhs) {
-        case (.null, .null): return true
-        case (.bool(let a), .bool(let b)): return a == b
-        case (.number(let a), .number(let b)): return a == b
-        case (.string(let a), .string(let b)): return a == b
-        case (.array(let a), .array(let b)): return a == b
-        case (.object(let a), .object(let b)):
-            return a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-        default: return false
-        }
-    }
 
     // MARK: - Writing
 

@@ -64,11 +64,6 @@ struct OutputFormat: Sendable {
     let pieces: [Piece]
     let pretty: Bool
 
-    /// Whether any piece needs `%J` (a payload that is not JSON is then refused).
-    var parsesPayload: Bool {
-        pieces.contains { if case .field(.jsonPayload, _) = $0 { return true } else { return false } }
-    }
-
     /// Parses `text`; a bad specifier or escape is refused with mosquitto's reason (exit 64).
     init(_ text: String, pretty: Bool) throws(CLIFailure) {
         self.pretty = pretty

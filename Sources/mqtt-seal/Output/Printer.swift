@@ -19,18 +19,12 @@ struct Printer: Sendable {
         self.format = format
     }
 
-    /// What became of one message.
-    enum Outcome {
-        case printed
-        /// `-F %J` and a payload that is not JSON: a line on stderr, nothing on stdout.
-        case notJSON
-    }
-
     /// Prints one message: `label` is what `-v` shows before the payload (the topic, for sealed messages also the
-    /// sender); `details` builds the fields `-F` needs, only when `-F` is given.
+    /// sender); `details` builds the fields `-F` needs, only when `-F` is given. With `-F %J` a payload that is not
+    /// JSON is one line on stderr and nothing on stdout.
     func print(
         label: String, payload: ByteBuffer, details: () -> PrintedMessage
-    ) throws(StandardStreams.WriteFailure) -> Outcome {
+    ) throws(StandardStreams.WriteFailure) {
         var line: [UInt8] = []
         if let format {
             var now = timespec()
@@ -40,7 +34,7 @@ struct Printer: Sendable {
                 line = try format.render(message, now: now)
             } catch {
                 printError("mqtt-seal sub: the payload on \(message.topic) is not valid JSON (-F %J)")
-                return .notJSON
+                return
             }
         } else {
             line.reserveCapacity(payload.readableBytes + (verbose ? label.utf8.count + 1 : 0) + 1)
@@ -52,7 +46,6 @@ struct Printer: Sendable {
         }
         if newline { line.append(UInt8(ascii: "\n")) }
         try StandardStreams.writeOut(line)
-        return .printed
     }
 }
 
@@ -80,7 +73,7 @@ final class SealedPrinter: Sendable {
         var label = message.topic
         if printer.verbose && printer.format == nil { label += " " + sender(of: message) }
         do throws(StandardStreams.WriteFailure) {
-            _ = try printer.print(label: label, payload: ByteBuffer(bytes: message.payload)) {
+            try printer.print(label: label, payload: ByteBuffer(bytes: message.payload)) {
                 PrintedMessage(
                     topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
                     packetIdentifier: message.packetIdentifier, properties: message.properties)

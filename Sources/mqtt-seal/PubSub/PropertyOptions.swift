@@ -35,6 +35,17 @@ struct PropertyOptions: ParsableArguments {
 
     enum Command: String, CaseIterable {
         case connect, publish, subscribe, unsubscribe, will, disconnect, auth
+
+        /// Where this command's properties go (disconnect and auth are refused before this is asked).
+        var packet: WritableKeyPath<Properties, MQTTProperties> {
+            switch self {
+            case .connect: return \.connect
+            case .publish: return \.publish
+            case .subscribe: return \.subscribe
+            case .unsubscribe: return \.unsubscribe
+            case .will, .disconnect, .auth: return \.will
+            }
+        }
     }
 
     /// Which commands each identifier may go with, as MQTT 5 §3 lists them (client to broker).
@@ -91,14 +102,8 @@ struct PropertyOptions: ParsableArguments {
                     .usage, "-D \(command.rawValue) \(name): not allowed on \(command.rawValue.uppercased())")
             }
             let value = try take("the value of \(name)")
-            var target: MQTTProperties
-            switch command {
-            case .connect: target = result.connect
-            case .publish: target = result.publish
-            case .subscribe: target = result.subscribe
-            case .unsubscribe: target = result.unsubscribe
-            default: target = result.will
-            }
+            let slot = command.packet
+            var target = result[keyPath: slot]
             let flag = "-D \(command.rawValue) \(name)"
             switch name {
             case "payload-format-indicator":
@@ -139,13 +144,7 @@ struct PropertyOptions: ParsableArguments {
                 let propertyValue = try take("the value of user-property \(value)")
                 target.userProperties.append(MQTTUserProperty(name: value, value: propertyValue))
             }
-            switch command {
-            case .connect: result.connect = target
-            case .publish: result.publish = target
-            case .subscribe: result.subscribe = target
-            case .unsubscribe: result.unsubscribe = target
-            default: result.will = target
-            }
+            result[keyPath: slot] = target
         }
         return result
     }

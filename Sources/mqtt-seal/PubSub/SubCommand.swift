@@ -342,7 +342,7 @@ struct SubCommand: AsyncParsableCommand {
                     guard let payload = try step.incoming(message) else { continue }
                     if message.retain { try await remover?.remove(message.topic) }
                     do throws(StandardStreams.WriteFailure) {
-                        _ = try printer.print(label: message.topic, payload: payload) {
+                        try printer.print(label: message.topic, payload: payload) {
                             PrintedMessage(
                                 topic: message.topic, payload: Array(buffer: payload), qos: message.qos,
                                 retain: message.retain, packetIdentifier: message.packetIdentifier,
