@@ -151,7 +151,7 @@ struct Segment: Sendable {
         }
         let sealedConfiguration = SealedMQTTConfiguration(
             policy: keys.policy, replayPolicy: ReplayPolicy(window: 65_536), workerCount: plan.workers,
-            drainTimeout: .seconds(2), logger: quiet)
+            logger: quiet)
         let prefix = "sealbench-\(topicBase.split(separator: "/").dropFirst().joined(separator: "-"))"
         var rawClients: [MQTTClient] = []
         var sealedSubscribers: [SealedMQTTClient] = []

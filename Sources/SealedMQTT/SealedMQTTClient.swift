@@ -23,14 +23,15 @@ public import ServiceLifecycle
 /// limiting and reported on ``rejections(bufferingNewest:)``. Duplicates (QoS 1 redelivery) are dropped by the
 /// replay guard and counted separately, so the application sees each message once.
 ///
-/// Verification runs on a bounded pool of ``SealedMQTTConfiguration/workerCount`` workers; a topic always goes to
-/// the same worker, so the order of messages on one topic is kept while signed traffic uses every core.
+/// Messages are opened and verified by the subscription's consumer, in batches of what one socket read delivered
+/// (``SealedMessageStream``): unsigned envelopes inline, signed ones on up to ``SealedMQTTConfiguration/workerCount``
+/// child tasks split by topic. No task runs behind a subscription and delivery order is arrival order.
 ///
 /// Keys come from any ``SealingKeySource``; with a `KeyringWatcher` every message uses the keyring version current
 /// when it is handled (hot reload), and ``run()`` also polls the keyring file.
 ///
-/// The client is a swift-service-lifecycle `Service`: ``run()`` connects, polls the keyring, and on graceful
-/// shutdown disconnects and drains the workers. Use either ``run()`` or ``connect()`` / ``disconnect()``.
+/// The client is a swift-service-lifecycle `Service`: ``run()`` connects, polls the keyring (a child task), and on
+/// graceful shutdown disconnects. Use either ``run()`` or ``connect()`` / ``disconnect()``.
 public final class SealedMQTTClient: Sendable, Service {
     /// The MQTT client underneath (for connection state and raw operations; raw publishes are not sealed).
     public let client: MQTTClient
@@ -39,10 +40,8 @@ public final class SealedMQTTClient: Sendable, Service {
     /// The configuration.
     public let configuration: SealedMQTTConfiguration
 
-    let pool: VerificationPool
     let accounting: Accounting
     let refreshGate: KeyRefreshGate
-    private let readers = ReaderRegistry()
 
     /// Wraps an MQTT client (not connected yet) and a key source.
     ///
@@ -54,8 +53,6 @@ public final class SealedMQTTClient: Sendable, Service {
         self.client = client
         self.keys = keys
         self.configuration = configuration
-        self.pool = VerificationPool(
-            workers: configuration.workerCount, capacity: configuration.workerQueueCapacity)
         self.accounting = Accounting(logger: configuration.logger, interval: configuration.rejectionLogInterval)
         self.refreshGate = KeyRefreshGate(interval: configuration.keyRefreshInterval)
     }
@@ -75,11 +72,6 @@ public final class SealedMQTTClient: Sendable, Service {
         self.init(client: client, keys: keys, configuration: configuration)
     }
 
-    deinit {
-        let pool = pool
-        Task { await pool.finish() }
-    }
-
     // MARK: Connection
 
     /// Connects the MQTT client.
@@ -95,15 +87,15 @@ public final class SealedMQTTClient: Sendable, Service {
         }
     }
 
-    /// Disconnects gracefully: the subscriptions end after the messages already received were verified and handed
-    /// over (bounded by ``SealedMQTTConfiguration/drainTimeout``), then the workers stop and rejection streams end.
+    /// Disconnects gracefully: each subscription's stream still returns the messages already received (its consumer
+    /// verifies them), then ends; the rejection streams end now.
     public func disconnect() async {
         await client.disconnect()
-        await drainAndStop()
+        accounting.finishObservers()
     }
 
     /// `Service`: connects (reconnecting as the MQTT configuration says), polls the keyring file when the key
-    /// source is a `KeyringWatcher`, and on graceful shutdown or cancellation disconnects and drains the workers.
+    /// source is a `KeyringWatcher`, and on graceful shutdown or cancellation disconnects.
     ///
     /// - Throws: the MQTT client's error when it stops for good (for example the reconnect limit).
     public func run() async throws {
@@ -116,27 +108,10 @@ public final class SealedMQTTClient: Sendable, Service {
                 try await client.run()
             }
         } catch {
-            await drainAndStop()
+            accounting.finishObservers()
             throw SealedMQTTError.transport(error, "run")
         }
-        await drainAndStop()
-    }
-
-    private func drainAndStop() async {
-        let readers = self.readers
-        let timeout = configuration.drainTimeout
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                while await readers.active > 0 {
-                    do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
-                }
-            }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
-        await pool.finish()
-        await accounting.finishObservers()
+        accounting.finishObservers()
     }
 
     // MARK: Publishing
@@ -319,16 +294,9 @@ public final class SealedMQTTClient: Sendable, Service {
             throw .transport(error, "subscribe to \(label)")
         }
         let pipeline = SubscriptionPipeline(
-            filter: label, keys: keys, configuration: configuration, workers: pool.queues.count,
-            accounting: accounting, refreshGate: refreshGate)
-        let pool = self.pool
-        let readers = self.readers
-        await readers.started()
-        Task {
-            await pipeline.read(raw, pool: pool)
-            await readers.finished()
-        }
-        return SealedMessageStream(topicFilters: topicFilters, buffer: pipeline.output)
+            filter: label, keys: keys, configuration: configuration, accounting: accounting,
+            refreshGate: refreshGate)
+        return SealedMessageStream(topicFilters: topicFilters, reader: SubscriptionReader(raw: raw, pipeline: pipeline))
     }
 
     /// Unsubscribes; the subscription's stream ends after the messages already received.
@@ -346,15 +314,10 @@ public final class SealedMQTTClient: Sendable, Service {
 
     // MARK: Accounting
 
-    /// The counters so far: delivered, plaintext, duplicates, rejections by reason, published.
+    /// The counters so far: delivered, plaintext, duplicates, rejections by reason, published. A received message
+    /// is counted when its subscription's consumer has read up to it.
     public var statistics: SealedStatistics {
-        get async {
-            var statistics = await accounting.snapshot()
-            let counters = await pool.counters()
-            statistics.delivered = counters.delivered
-            statistics.plaintext = counters.plaintext
-            return statistics
-        }
+        get async { accounting.snapshot() }
     }
 
     /// A stream of every message dropped from now on (rejections and duplicates), for monitoring.
@@ -363,14 +326,6 @@ public final class SealedMQTTClient: Sendable, Service {
     /// the stream, never from ``statistics``), so a slow monitor never slows message delivery. It ends when the
     /// client disconnects.
     public func rejections(bufferingNewest capacity: Int = 1024) async -> AsyncStream<SealedRejection> {
-        await accounting.observe(bufferingNewest: capacity)
+        accounting.observe(bufferingNewest: capacity)
     }
-}
-
-/// Counts the subscription readers still running (``SealedMQTTClient/disconnect()`` waits for them).
-actor ReaderRegistry {
-    private(set) var active = 0
-
-    func started() { active += 1 }
-    func finished() { active -= 1 }
 }

@@ -9,28 +9,20 @@ public struct SealedMQTTConfiguration: Sendable {
     public var policy: SealedPolicy
     /// Freshness and replay rules of each subscription's replay guard.
     public var replayPolicy: ReplayPolicy
-    /// Verification workers (opening and signature verification run in parallel on this many tasks).
-    /// Default: the number of active cores. At least 1.
+    /// How many tasks verify the signed envelopes of one batch in parallel (child tasks of the consumer's `next()`,
+    /// split by topic). Unsigned envelopes are always opened inline. Default: the number of active cores. At least 1.
     public var workerCount: Int
-    /// Messages waiting per worker before the subscription readers wait (bounded memory). Default 256.
-    public var workerQueueCapacity: Int
-    /// Verified messages buffered per subscription before the workers wait. Default 1024.
-    public var subscriptionBufferCapacity: Int
-    /// How far the worker pool may run ahead of the oldest message of a subscription that is not yet opened, or nil
-    /// for half the replay window (`ReplayPolicy.window` / 2, default 128). A message is then overtaken by fewer
-    /// than this many later messages before its replay check, so the pool itself never pushes a genuine message
-    /// below the replay window (the other half is left for reordering before the client: QoS 1 redelivery,
-    /// concurrent publishers). A topic whose worker is busy holds back the rest of the subscription by at most this
-    /// many messages.
+    /// The most messages a subscription's consumer takes from the MQTT stream in one hand-over and judges together,
+    /// or nil for half the replay window (`ReplayPolicy.window` / 2, default 128). Signed envelopes of one batch are
+    /// verified in parallel, so a message is overtaken by fewer than this many later ones before its replay check:
+    /// the batch never pushes a genuine message below the replay window (the other half is left for reordering
+    /// before the client: QoS 1 redelivery, concurrent publishers).
     public var maxInFlightPerSubscription: Int?
     /// Application context bound into every envelope (sealing and opening), or nil. Both sides must agree.
     public var context: [UInt8]?
     /// At most one log line per rejection reason per this interval; the next line says how many were suppressed.
     /// Default 1 s.
     public var rejectionLogInterval: Duration
-    /// How long ``SealedMQTTClient/disconnect()`` waits for messages already received to be verified and handed to
-    /// their subscriptions before it stops the workers. Default 5 s.
-    public var drainTimeout: Duration
     /// When a message names a key or signer the key source does not know, ask the source to reload
     /// (``SealingKeySource/refreshKeys()``) and open the message once more. This makes a one-step rotation of a
     /// shared keyring file (`Keyring.rotate`, `mqtt-seal keys rotate`) lossless even when the publisher reloads
@@ -52,20 +44,15 @@ public struct SealedMQTTConfiguration: Sendable {
     /// Creates a configuration; see each property for the defaults.
     public init(
         policy: SealedPolicy = .standard, replayPolicy: ReplayPolicy = ReplayPolicy(), workerCount: Int? = nil,
-        workerQueueCapacity: Int = 256, subscriptionBufferCapacity: Int = 1024, maxInFlightPerSubscription: Int? = nil,
-        context: [UInt8]? = nil,
-        rejectionLogInterval: Duration = .seconds(1), drainTimeout: Duration = .seconds(5),
+        maxInFlightPerSubscription: Int? = nil, context: [UInt8]? = nil, rejectionLogInterval: Duration = .seconds(1),
         refreshesKeysOnUnknownID: Bool = true, logger: Logger = Logger(label: "mqtt.sealed")
     ) {
         self.policy = policy
         self.replayPolicy = replayPolicy
         self.workerCount = workerCount ?? System.coreCount
-        self.workerQueueCapacity = workerQueueCapacity
-        self.subscriptionBufferCapacity = subscriptionBufferCapacity
         self.maxInFlightPerSubscription = maxInFlightPerSubscription
         self.context = context
         self.rejectionLogInterval = rejectionLogInterval
-        self.drainTimeout = drainTimeout
         self.refreshesKeysOnUnknownID = refreshesKeysOnUnknownID
         self.keyRefreshInterval = .milliseconds(100)
         self.logger = logger

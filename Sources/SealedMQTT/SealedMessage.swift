@@ -52,13 +52,23 @@ public struct SealedMessage: Sendable, Hashable {
 /// The messages of one sealed subscription, as an `AsyncSequence`.
 ///
 /// Only messages that passed every check appear; rejected ones are counted (``SealedMQTTClient/statistics``) and
-/// reported on ``SealedMQTTClient/rejections(bufferingNewest:)``. Messages of one topic arrive in the order the
-/// broker delivered them; messages of different topics may interleave differently (they are verified in parallel).
+/// reported on ``SealedMQTTClient/rejections(bufferingNewest:)``. Messages are delivered in the order the broker
+/// delivered them.
 ///
-/// The buffer holds at most ``SealedMQTTConfiguration/subscriptionBufferCapacity`` messages; when it is full the
-/// verification workers wait, then the client stops reading from the socket (see Specs/sealedmqtt.md,
-/// "Backpressure"). The sequence ends when the subscription is removed or the client disconnects, and throws a
-/// ``SealedMQTTError`` when the connection is lost for good. Only one task may iterate a stream.
+/// **Where the work happens.** The consumer's `next()` takes every message the MQTT stream has buffered (up to
+/// ``SealedMQTTConfiguration/maxInFlightPerSubscription``) in one hand-over and judges them there: unsigned
+/// envelopes are opened inline; signed ones are verified on up to ``SealedMQTTConfiguration/workerCount`` child
+/// tasks of that call, split by topic. No task runs behind the stream, so messages are opened, and rejections
+/// counted, as the consumer reads; a subscription nobody reads costs nothing but its buffer.
+///
+/// **Memory and backpressure** are the MQTT stream's (`MQTTClientConfiguration.subscriptionBufferCapacity`): when
+/// its buffer is full the client stops reading from the socket; beyond that buffer the stream holds at most one
+/// judged batch. The sequence ends when the subscription is removed or the client disconnects (after the messages
+/// already received), and throws a ``SealedMQTTError`` when the connection is lost for good.
+///
+/// **Dropping the stream ends its subscription**, as for `MQTTMessageStream`: once the stream, its copies and its
+/// iterators are gone, the client unsubscribes its filters that no other stream uses. Only one task may iterate a
+/// stream.
 public struct SealedMessageStream: AsyncSequence, Sendable {
     /// The element type.
     public typealias Element = SealedMessage
@@ -68,22 +78,26 @@ public struct SealedMessageStream: AsyncSequence, Sendable {
     /// The first topic filter of the subscription (the only one for
     /// ``SealedMQTTClient/subscribe(to:qos:)-(String,_)``).
     public var topicFilter: String { topicFilters[0] }
-    let buffer: DeliveryBuffer
+    let reader: SubscriptionReader
 
-    init(topicFilters: [String], buffer: DeliveryBuffer) {
+    init(topicFilters: [String], reader: SubscriptionReader) {
         self.topicFilters = topicFilters
-        self.buffer = buffer
+        self.reader = reader
     }
 
+    /// Messages received and not yet returned: the MQTT stream's buffer plus the judged rest of the current
+    /// batch (for tests of the memory bound).
+    package var buffered: Int { reader.buffered }
+
     /// Creates the iterator.
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: buffer) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(reader: reader) }
 
     /// The iterator.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let buffer: DeliveryBuffer
+        let reader: SubscriptionReader
 
         /// The next verified message; nil at the end. Throws `CancellationError` when the task is cancelled and
         /// ``SealedMQTTError`` when the subscription ended with an error.
-        public mutating func next() async throws -> SealedMessage? { try await buffer.next() }
+        public mutating func next() async throws -> SealedMessage? { try await reader.next() }
     }
 }

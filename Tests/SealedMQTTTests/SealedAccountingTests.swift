@@ -38,7 +38,12 @@ struct SealedAccountingTests {
             try await wire.publish(to: envelope.topic, payload: envelope.payload, qos: .atLeastOnce)
         }
         try await wire.publish(to: "accounting/t", payload: ByteBuffer(bytes: neverDelivered), qos: .atLeastOnce)
-        try await eventually(20, "11 more messages counted") { await subscriber.statistics.received == total + 11 }
+        let (_, redelivered) = try await whileReading([stream]) {
+            try await eventually(20, "11 more messages counted") {
+                await subscriber.statistics.received == total + 11
+            }
+        }
+        #expect(redelivered.isEmpty)
         let statistics = await subscriber.statistics
         #expect(statistics.delivered == total)
         #expect(statistics.duplicates == 10)
@@ -65,8 +70,10 @@ struct SealedResumedSessionTests {
             configuration.sessionExpiryInterval = .seconds(3600)
         }
         let first = try await broker.sealedClient("resume-sub", keys: try keys.watcher(), mqtt: persistent)
-        _ = try await first.subscribe(to: "resume/#", qos: .atLeastOnce)
+        // Kept until the disconnect: a dropped stream ends its subscription.
+        let kept = try await first.subscribe(to: "resume/#", qos: .atLeastOnce)
         await first.disconnect()
+        withExtendedLifetime(kept) {}
 
         let total = 500
         let publisher = try await broker.sealedClient("resume-pub", keys: try keys.watcher())

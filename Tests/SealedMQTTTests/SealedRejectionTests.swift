@@ -54,7 +54,7 @@ struct SealedRejectionTests {
         func inject(_ payload: [UInt8], topic: String = "t/a", retain: Bool = false) async throws -> SealedRejection {
             try await attacker.publish(
                 to: topic, payload: ByteBuffer(bytes: payload), qos: .atLeastOnce, retain: retain)
-            let rejection = try #require(try await nextRejections(rejections, count: 1).first)
+            let rejection = try #require(try await nextRejections(rejections, count: 1, reading: [stream]).first)
             #expect(rejection.topic == topic)
             return rejection
         }
@@ -132,8 +132,8 @@ struct SealedRejectionTests {
             to: "t/a", payload: ByteBuffer(bytes: scene.captured), qos: .atLeastOnce, retain: true)
         // Live copy to the t/# subscription: a duplicate. Retained copy on subscribe (delivered to both
         // subscriptions of the client, whose filters match): not sealed for retain, so malformed.
-        _ = try await scene.subscriber.subscribe(to: "t/a", qos: .atLeastOnce)
-        let rejections = try await nextRejections(scene.rejections, count: 3)
+        let second = try await scene.subscriber.subscribe(to: "t/a", qos: .atLeastOnce)
+        let rejections = try await nextRejections(scene.rejections, count: 3, reading: [scene.stream, second])
         #expect(rejections.map(\.reason.description).sorted() == ["malformed", "malformed", "replayed"])
         let retained = rejections.filter { $0.retain }
         #expect(Set(retained.map(\.subscription)) == ["t/#", "t/a"])
@@ -163,7 +163,7 @@ struct SealedRejectionTests {
 
         // The keyring trusts `other` on t/evil/#, but the policy of t/# only allows `allowed`.
         try await scene.publisher.publish(to: "t/evil/1", payload: bytes("from other"), qos: .atLeastOnce)
-        let first = try #require(try await nextRejections(rejections, count: 1).first)
+        let first = try #require(try await nextRejections(rejections, count: 1, reading: [stream]).first)
         #expect(first.reason == .signerNotAllowed)
         #expect(first.senderID == other)
 
@@ -172,7 +172,7 @@ struct SealedRejectionTests {
         let forger = try Sealer(key: key, signingKey: try SigningKey.generate())
         try await scene.attacker.publish(
             to: "t/x", payload: ByteBuffer(bytes: try forger.seal(bytes("forged"), topic: "t/x")), qos: .atLeastOnce)
-        let second = try #require(try await nextRejections(rejections, count: 1).first)
+        let second = try #require(try await nextRejections(rejections, count: 1, reading: [stream]).first)
         #expect(second.reason == SealedRejection.Reason(.untrustedSigner))
 
         try await scene.publisher.publish(to: "t/ok", payload: bytes("from allowed"), qos: .atLeastOnce)
@@ -253,11 +253,11 @@ struct SealedRejectionTests {
         let scene = try await Scene.make(policy: subscriberPolicy, publisherPolicy: publisherPolicy)
 
         try await scene.publisher.publish(to: "t/signed/1", payload: bytes("unsigned"), qos: .atLeastOnce)
-        let unsigned = try #require(try await nextRejections(scene.rejections, count: 1).first)
+        let unsigned = try #require(try await nextRejections(scene.rejections, count: 1, reading: [scene.stream]).first)
         #expect(unsigned.reason == .signatureRequired)
 
         try await scene.publisher.publish(to: "t/aes-only/1", payload: bytes("xchacha"), qos: .atLeastOnce)
-        let suite = try #require(try await nextRejections(scene.rejections, count: 1).first)
+        let suite = try #require(try await nextRejections(scene.rejections, count: 1, reading: [scene.stream]).first)
         #expect(suite.reason == .suiteNotAllowed)
 
         // The subscriber's own publishes follow its policy: signed where signatures are required.
@@ -363,7 +363,7 @@ struct SealedRejectionLoggingTests {
             try await attacker.publish(to: "log/a", payload: ByteBuffer(bytes: tampered), qos: .atLeastOnce)
             try await attacker.publish(to: "log/b", payload: ByteBuffer(string: "clear \(index)"), qos: .atLeastOnce)
         }
-        let reported = try await nextRejections(rejections, count: 2 * count)
+        let reported = try await nextRejections(rejections, count: 2 * count, reading: [stream])
         #expect(reported.filter { $0.reason == SealedRejection.Reason(.authenticationFailed) }.count == count)
         #expect(reported.filter { $0.reason == SealedRejection.Reason(.malformed) }.count == count)
         try await attacker.publish(to: "log/a", payload: ByteBuffer(bytes: envelope), qos: .atLeastOnce)
@@ -393,8 +393,7 @@ struct SealedRejectionLoggingTests {
             "bp-sub", keys: try keys.watcher(),
             configure: {
                 $0.workerCount = 2
-                $0.workerQueueCapacity = 2
-                $0.subscriptionBufferCapacity = 4
+                $0.maxInFlightPerSubscription = 4
             },
             mqtt: { $0.subscriptionBufferCapacity = 8 })
         let publisher = try await broker.sealedClient("bp-pub", keys: try keys.watcher())
@@ -437,16 +436,16 @@ struct SealedContextAndLifecycleTests {
         }
         let noContext = try await broker.sealedClient("ctx-none", keys: try keys.watcher())
         let accepted = try await sameContext.subscribe(to: "ctx/#", qos: .atLeastOnce)
-        _ = try await otherContext.subscribe(to: "ctx/#", qos: .atLeastOnce)
-        _ = try await noContext.subscribe(to: "ctx/#", qos: .atLeastOnce)
+        let otherStream = try await otherContext.subscribe(to: "ctx/#", qos: .atLeastOnce)
+        let noneStream = try await noContext.subscribe(to: "ctx/#", qos: .atLeastOnce)
         let otherRejections = await otherContext.rejections()
         let noneRejections = await noContext.rejections()
         try await publisher.publish(to: "ctx/a", payload: ByteBuffer(string: "bound"), qos: .atLeastOnce)
         #expect(try await collect(accepted, count: 1).map(\.payloadString) == ["bound"])
         // Encrypt + sign: the AEAD (checked before the signature) fails under another context.
-        let other = try await nextRejections(otherRejections, count: 1)
+        let other = try await nextRejections(otherRejections, count: 1, reading: [otherStream])
         #expect(other.map(\.reason) == [SealedRejection.Reason(.authenticationFailed)])
-        let none = try await nextRejections(noneRejections, count: 1)
+        let none = try await nextRejections(noneRejections, count: 1, reading: [noneStream])
         #expect(none.map(\.reason) == [SealedRejection.Reason(.authenticationFailed)])
         for client in [publisher, sameContext, otherContext, noContext] { await client.disconnect() }
     }
@@ -460,7 +459,9 @@ struct SealedContextAndLifecycleTests {
         for index in 0..<20 {
             try await client.publish(to: "unsub/\(index % 2)", payload: bytes("m \(index)"), qos: .atLeastOnce)
         }
-        try await eventually(5, "all received") { await client.statistics.delivered == 20 }
+        // Received, not yet read: the stream judges messages as its consumer reads them.
+        try await eventually(5, "all received") { stream.buffered == 20 }
+        #expect(await client.statistics.delivered == 0)
         try await client.unsubscribe("unsub/#")
         let all = try await withTimeout(5, "stream ends") { () throws -> [SealedMessage] in
             var all: [SealedMessage] = []

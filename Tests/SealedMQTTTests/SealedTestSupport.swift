@@ -99,20 +99,57 @@ func collectRaw(_ stream: MQTTMessageStream, count: Int, seconds: Double = 10) a
     }
 }
 
-/// Waits for the next `count` rejections (bounded by `seconds`).
+/// Messages collected by several tasks.
+final class DeliveredMessages: Sendable {
+    let messages = Mutex<[SealedMessage]>([])
+}
+
+/// Runs `body` while child tasks read `streams`, so that their messages are judged (a sealed stream opens and
+/// counts messages as its consumer reads them); returns `body`'s result and the messages delivered meanwhile.
+func whileReading<R: Sendable>(
+    _ streams: [SealedMessageStream], _ body: @escaping @Sendable () async throws -> R
+) async throws -> (R, [SealedMessage]) {
+    let delivered = DeliveredMessages()
+    let result = try await withThrowingTaskGroup(of: R?.self) { group in
+        for stream in streams {
+            group.addTask {
+                do {
+                    for try await message in stream { delivered.messages.withLock { $0.append(message) } }
+                } catch is CancellationError {}
+                return nil
+            }
+        }
+        group.addTask { try await body() }
+        var result: R?
+        while result == nil, let next = try await group.next() { result = next }
+        group.cancelAll()
+        return result!
+    }
+    return (result, delivered.messages.withLock { $0 })
+}
+
+/// Waits for the next `count` rejections (bounded by `seconds`) while reading `streams` (the subscriptions whose
+/// messages are to be judged); a message those streams deliver meanwhile is a test failure.
 func nextRejections(
-    _ stream: AsyncStream<SealedRejection>, count: Int, seconds: Double = 10
+    _ stream: AsyncStream<SealedRejection>, count: Int, seconds: Double = 10, reading streams: [SealedMessageStream],
+    sourceLocation: SourceLocation = #_sourceLocation
 ) async throws
     -> [SealedRejection]
 {
-    try await withTimeout(seconds, "\(count) rejections") {
-        var rejections: [SealedRejection] = []
-        for await rejection in stream {
-            rejections.append(rejection)
-            if rejections.count == count { break }
+    let (rejections, delivered) = try await whileReading(streams) {
+        try await withTimeout(seconds, "\(count) rejections") {
+            var rejections: [SealedRejection] = []
+            for await rejection in stream {
+                rejections.append(rejection)
+                if rejections.count == count { break }
+            }
+            return rejections
         }
-        return rejections
     }
+    #expect(
+        delivered.isEmpty, "delivered while waiting for rejections: \(delivered.map(\.payloadString))",
+        sourceLocation: sourceLocation)
+    return rejections
 }
 
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }

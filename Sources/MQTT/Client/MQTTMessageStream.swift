@@ -76,6 +76,18 @@ public struct MQTTMessageStream: AsyncSequence, Sendable {
         self.lifetime = lifetime
     }
 
+    /// Messages received and not yet taken by the consumer (for tests and metrics).
+    package var bufferedCount: Int { box.bufferedCount }
+
+    /// The next message, as an iterator's `next()` returns it (the stream holds no iteration state).
+    package func next() async throws -> MQTTMessage? { try await box.next() }
+
+    /// Appends up to `limit` messages that are already buffered to `batch`, without waiting: after ``next()``, the
+    /// rest of what the same socket read delivered, in one hand-over.
+    package func takeBuffered(upTo limit: Int, into batch: inout [MQTTMessage]) {
+        box.takeBuffered(upTo: limit, into: &batch)
+    }
+
     /// Creates the iterator.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(box: box, lifetime: lifetime)
@@ -236,6 +248,22 @@ final class StreamBox: Sendable {
         case .end(let waiter, .failure(let error)): waiter.resume(throwing: error)
         case nil: break
         }
+    }
+
+    /// Moves up to `limit` buffered messages to `batch` without waiting (resuming reading as ``next()`` does).
+    func takeBuffered(upTo limit: Int, into batch: inout [MQTTMessage]) {
+        guard limit > 0 else { return }
+        let resume = state.withLockedValue { state -> Bool in
+            var taken = 0
+            while taken < limit, let message = state.buffer.popFirst() {
+                batch.append(message)
+                taken += 1
+            }
+            guard state.paused && state.buffer.count <= capacity / 2 else { return false }
+            state.paused = false
+            return true
+        }
+        if resume { onResume(id) }
     }
 
     /// Buffered messages (for tests and metrics).

@@ -31,3 +31,12 @@ extension OpenedMessage {
     /// The envelope's identity (key id, sender id, sequence number).
     public var identity: EnvelopeIdentity { EnvelopeIdentity(keyID: keyID, senderID: senderID, sequence: sequence) }
 }
+
+extension SealMode {
+    /// The mode an envelope's header names, or nil when the header is malformed. Not authenticated: use it only to
+    /// plan work (for example to verify signed envelopes in parallel), never to decide anything about trust.
+    public init?(envelopeHeader envelope: UnsafeRawBufferPointer) {
+        guard let header = try? EnvelopeHeader(parsing: envelope) else { return nil }
+        self = header.mode
+    }
+}

@@ -236,11 +236,10 @@ final class StopFlag: Sendable {
             // Its signed messages on its former write grant are rejected by every reader.
             let rejections1 = await reader1.sealed.rejections()
             let status = try await reader1.sealed.subscribe(to: "plant/1/status", qos: .atLeastOnce)
-            _ = status
             let forged = try KeyringSnapshot(lostKeys).sealer(for: "plant/1/status", sign: true)
                 .seal(Array("forged".utf8), topic: "plant/1/status")
             try await raw.publish(to: "plant/1/status", payload: ByteBuffer(bytes: forged), qos: .atLeastOnce)
-            let rejected = try await nextRejections(rejections1, count: 1)
+            let rejected = try await nextRejections(rejections1, count: 1, reading: [status])
             #expect(rejected.first?.topic == "plant/1/status")
             await raw.disconnect()
         }
@@ -397,11 +396,10 @@ final class StopFlag: Sendable {
                 to: "plant/8/telemetry", payload: Array("forged".utf8), qos: .atLeastOnce)
             _ = try await writer.sealed.publish(
                 to: "plant/7/telemetry", payload: Array("genuine".utf8), qos: .atLeastOnce)
-            let rejected = try await nextRejections(rejections8, count: 1)
+            let rejected = try await nextRejections(rejections8, count: 1, reading: [stream8])
             #expect(rejected.first?.topic == "plant/8/telemetry")
             let genuine = try await collect(stream7, count: 1)
             #expect(genuine.first?.payload == Array("genuine".utf8))
-            _ = stream8
             // reader-7 holds no key that opens plant/8.
             #expect(!(try n.load().keys.contains { $0.scope.matches("plant/8/telemetry") }))
         }
