@@ -28,6 +28,27 @@ public enum BenchReport {
             }.joined(separator: "  ")
         }
         lines.insert(String(repeating: "-", count: lines[0].count), at: 1)
+        let paced = result.modes.compactMap { entry in entry.pacerLatenessMicroseconds.map { (entry, $0) } }
+        if !paced.isEmpty {
+            lines.append("")
+            lines.append(
+                "pacer lateness after the intended send time (p50 / p99 / p99.9 us, included in the latencies): "
+                    + paced.map { entry, late in
+                        "\(entry.mode.rawValue)@\(entry.payloadBytes) \(format(late.p50, 0)) / \(format(late.p99, 0)) / "
+                            + format(late.p999, 0)
+                    }.joined(separator: ", "))
+        }
+        if let ceiling = result.signedCeiling {
+            let ratios = result.modes.compactMap { entry in
+                entry.ceilingRatio.map { "\(entry.mode.rawValue)@\(entry.payloadBytes) \(format($0, 2))x" }
+            }
+            lines.append("")
+            lines.append(
+                "signed ceiling \(format(ceiling.messagesPerSecond, 0)) msg/s = \(ceiling.cores) cores / (sign "
+                    + "\(format(ceiling.signMicroseconds, 1)) + verify \(format(ceiling.verifyMicroseconds, 1)) + client "
+                    + "\(format(ceiling.plaintextClientMicroseconds, 1)) + broker \(format(ceiling.brokerMicroseconds, 1)) us); "
+                    + ratios.joined(separator: ", ") + " of it (target \(format(ceiling.target, 1))x)")
+        }
         if let scaling = result.verifyScaling {
             lines.append("")
             lines.append(

@@ -59,6 +59,9 @@ public struct BenchModeResult: Codable, Sendable, Hashable {
     public var megabytesPerSecond: Double
     /// Latency from the (intended) send time to delivery to the application.
     public var latencyMicroseconds: BenchLatency
+    /// Open loop only: how late the pacer got to each message after its intended send time (1 µs is the
+    /// histogram's floor). Large values mean the latency figures include the pacer's own delay.
+    public var pacerLatenessMicroseconds: BenchLatency?
     /// Process CPU time (user + system, getrusage, publishers + subscribers + client I/O) per delivered message.
     public var cpuMicrosecondsPerMessage: Double
     /// The local broker's CPU time per delivered message (from /proc), or nil for an external broker.
@@ -73,6 +76,8 @@ public struct BenchModeResult: Codable, Sendable, Hashable {
     public var p99RatioToPlaintext: Double?
     /// CPU per message divided by plaintext CPU per message at the same size.
     public var cpuRatioToPlaintext: Double?
+    /// Signed modes: throughput divided by ``BenchResult/signedCeiling``.
+    public var ceilingRatio: Double?
 
     /// The key that identifies the segment across result files: `mode@size`.
     public var key: String { "\(mode.rawValue)@\(payloadBytes)" }
@@ -195,6 +200,8 @@ public struct BenchResult: Codable, Sendable, Hashable {
     public var modes: [BenchModeResult]
     /// Sign-mode verification with 1 and 2 workers, when measured.
     public var verifyScaling: BenchVerifyScaling?
+    /// The signed-mode ceiling computed in this run (when a signed mode and plaintext ran at the same size).
+    public var signedCeiling: BenchSignedCeiling?
     /// Per-second series of every segment.
     public var series: [BenchSeriesPoint]
 

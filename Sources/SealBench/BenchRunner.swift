@@ -71,7 +71,7 @@ public final class BenchRunner: Sendable {
         let environment = BenchEnvironment.current()
         var result = BenchResult(
             schemaVersion: 1, complete: true, error: nil, startedAt: Self.timestamp(), environment: environment,
-            configuration: configuration.summary, modes: [], verifyScaling: nil, series: [])
+            configuration: configuration.summary, modes: [], verifyScaling: nil, signedCeiling: nil, series: [])
 
         let broker: LocalBroker?
         let endpoint: Endpoint
@@ -131,6 +131,14 @@ public final class BenchRunner: Sendable {
             }
         }
 
+        let signed = configuration.modes.contains { $0.isSigned }
+        var signatureCosts: (sign: Double, verify: Double)?
+        if signed && configuration.modes.contains(.plaintext) {
+            // Measured before any load, in this process: the raw costs the signed ceiling is computed from.
+            signatureCosts =
+                (try? BenchSignedCeiling.measureSignatureCosts(messageBytes: configuration.sizes[0] + 40)) ?? nil
+        }
+
         var scaling: [Int: Accumulator] = [:]
         var accumulated: [String: Accumulator] = [:]
         var order: [String] = []
@@ -171,6 +179,20 @@ public final class BenchRunner: Sendable {
                     + "rate = verified deliveries per second")
         }
         result.computeRatios()
+        if let signatureCosts,
+            let plain = result.modes.first(where: { $0.mode == .plaintext && $0.payloadBytes == configuration.sizes[0] }
+            )
+        {
+            let ceiling = BenchSignedCeiling(
+                sign: signatureCosts.sign, verify: signatureCosts.verify, plaintext: plain,
+                cores: environment.cores)
+            result.signedCeiling = ceiling
+            for index in result.modes.indices where result.modes[index].mode.isSigned {
+                result.modes[index].ceilingRatio =
+                    ceiling.messagesPerSecond > 0
+                    ? result.modes[index].messagesPerSecond / ceiling.messagesPerSecond : nil
+            }
+        }
         return result
     }
 
@@ -185,6 +207,7 @@ public final class BenchRunner: Sendable {
 struct Accumulator {
     var result: BenchModeResult?
     var histogram: Histogram<UInt64>?
+    var pacer: Histogram<UInt64>?
     var series: [BenchSeriesPoint] = []
     var cpu: Double = 0
     var brokerCPU: Double?
@@ -202,6 +225,9 @@ struct Accumulator {
         if let other = outcome.histogram {
             if histogram == nil { histogram = other } else { histogram?.add(other) }
         }
+        if let other = outcome.pacer {
+            if pacer == nil { pacer = other } else { pacer?.add(other) }
+        }
         guard var merged = result else {
             result = new
             return
@@ -217,13 +243,8 @@ struct Accumulator {
         merged.seconds += new.seconds
         merged.messagesPerSecond = merged.seconds > 0 ? Double(merged.delivered) / merged.seconds : 0
         merged.megabytesPerSecond = merged.messagesPerSecond * Double(merged.payloadBytes) / 1e6
-        if let histogram, histogram.totalCount > 0 {
-            merged.latencyMicroseconds = BenchLatency(
-                count: Int(histogram.totalCount), p50: Double(histogram.valueAtPercentile(50)),
-                p90: Double(histogram.valueAtPercentile(90)), p99: Double(histogram.valueAtPercentile(99)),
-                p999: Double(histogram.valueAtPercentile(99.9)), max: Double(histogram.max),
-                mean: histogram.mean.isFinite ? histogram.mean : 0)
-        }
+        if let histogram, histogram.totalCount > 0 { merged.latencyMicroseconds = BenchLatency(histogram) }
+        merged.pacerLatenessMicroseconds = pacer.map(BenchLatency.init)
         if merged.delivered > 0 {
             merged.cpuMicrosecondsPerMessage = cpu / Double(merged.delivered)
             merged.brokerCPUMicrosecondsPerMessage = brokerCPU.map { $0 / Double(merged.delivered) }

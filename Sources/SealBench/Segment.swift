@@ -17,6 +17,12 @@ final class SegmentCounters: Sendable {
     let start = Atomic<UInt64>(0)
     let stopping = Atomic<Bool>(false)
     let failure = Mutex<String?>(nil)
+    /// Open loop: how late the publishers got to each measured message after its intended send time, merged when
+    /// each publisher ends.
+    let pacerLateness = Mutex(
+        Histogram<UInt64>(
+            lowestDiscernibleValue: 1, highestTrackableValue: SubscriberState.highestLatency,
+            numberOfSignificantValueDigits: .three))
 
     func fail(_ message: String) {
         failure.withLock { if $0 == nil { $0 = message } }
@@ -115,6 +121,8 @@ struct Segment: Sendable {
         var failure: String?
         /// The merged latency histogram of the subscribers (nil when the segment never started).
         var histogram: Histogram<UInt64>? = nil
+        /// Open loop: the publishers' lateness histogram (nil for closed loop).
+        var pacer: Histogram<UInt64>? = nil
         /// Process CPU time over the segment, microseconds.
         var cpuMicroseconds: Double = 0
         /// The local broker's CPU time over the segment, microseconds.
@@ -356,11 +364,10 @@ struct Segment: Sendable {
             result.messagesPerSecond = Double(result.delivered) / result.seconds
             result.megabytesPerSecond = result.messagesPerSecond * Double(size) / 1e6
         }
-        result.latencyMicroseconds = BenchLatency(
-            count: Int(histogram.totalCount), p50: Double(histogram.valueAtPercentile(50)),
-            p90: Double(histogram.valueAtPercentile(90)), p99: Double(histogram.valueAtPercentile(99)),
-            p999: Double(histogram.valueAtPercentile(99.9)), max: Double(histogram.max),
-            mean: histogram.totalCount > 0 && histogram.mean.isFinite ? histogram.mean : 0)
+        result.latencyMicroseconds = BenchLatency(histogram)
+        let pacerHistogram = counters.pacerLateness.withLock { $0 }
+        let pacer = pacerHistogram.totalCount > 0 ? pacerHistogram : nil
+        result.pacerLatenessMicroseconds = pacer.map(BenchLatency.init)
         if result.delivered > 0 {
             result.cpuMicrosecondsPerMessage = Double(cpuAfter - cpuBefore) / Double(result.delivered)
             if let brokerBefore, let brokerAfter {
@@ -378,6 +385,7 @@ struct Segment: Sendable {
         }
         return Outcome(
             result: result, series: points, failure: failure.map { "\(plan.label): \($0)" }, histogram: histogram,
+            pacer: pacer,
             cpuMicroseconds: Double(cpuAfter - cpuBefore),
             brokerCPUMicroseconds: brokerBefore.flatMap { before in brokerAfter.map { Double($0 - before) } })
     }
@@ -435,6 +443,12 @@ struct Segment: Sendable {
             size: plan.size, header: .init(publisher: 0, lane: 0, sequence: 0, sentNanoseconds: 0))
         let limit = Swift.min(limit ?? BenchConfiguration.maximumCount, BenchConfiguration.maximumCount)
         let qos0 = configuration.qos == 0
+        var lateness = Histogram<UInt64>(
+            lowestDiscernibleValue: 1, highestTrackableValue: SubscriberState.highestLatency,
+            numberOfSignificantValueDigits: .three)
+        defer {
+            if !warm, case .rate = load { counters.pacerLateness.withLock { $0.add(lateness) } }
+        }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var inFlight = 0
@@ -446,10 +460,17 @@ struct Segment: Sendable {
                     case .rate(let rate):
                         let interval = 1e9 * Double(publishers) / rate
                         let intended = start + UInt64(Double(index) * interval)
-                        if intended > now + 60_000 {
-                            try await Task.sleep(nanoseconds: intended - now)
+                        if intended > now + 20_000 {
+                            // No tolerance: the default lets the timer coalesce and wake tens of µs late.
+                            try await Task.sleep(
+                                until: .now + .nanoseconds(Int64(intended - now)), tolerance: .zero,
+                                clock: .continuous)
                             now = BenchClock.now()
                         }
+                        _ = lateness.record(
+                            Swift.min(
+                                Swift.max((now &- Swift.min(intended, now)) / 1000, 1), SubscriberState.highestLatency))
+                        // Stamped with the intended time: a late pacer shows up as latency (no coordinated omission).
                         sendTime = Swift.min(intended, now)
                     case .maximum(let window):
                         // Hysteresis: once the window is full, wait until a quarter of it drained, so that a
@@ -579,5 +600,16 @@ final class Sampler: Sendable {
             samples.append(Sample(sent: sent - lastSent, delivered: delivered - lastDelivered))
         }
         return samples
+    }
+}
+
+extension BenchLatency {
+    /// The percentiles of a histogram of microseconds.
+    init(_ histogram: Histogram<UInt64>) {
+        self.init(
+            count: Int(histogram.totalCount), p50: Double(histogram.valueAtPercentile(50)),
+            p90: Double(histogram.valueAtPercentile(90)), p99: Double(histogram.valueAtPercentile(99)),
+            p999: Double(histogram.valueAtPercentile(99.9)), max: Double(histogram.max),
+            mean: histogram.totalCount > 0 && histogram.mean.isFinite ? histogram.mean : 0)
     }
 }

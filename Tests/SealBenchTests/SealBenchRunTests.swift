@@ -44,6 +44,43 @@ struct SealBenchRunTests {
         #expect(scaling.mode == .sign)
     }
 
+    /// The signed ceiling comes from costs measured in the same run, and each signed mode is reported against it.
+    @Test func signedModesAreReportedAgainstTheCeilingOfTheSameRun() async throws {
+        let result = try await Self.run.value
+        let ceiling = try #require(result.signedCeiling)
+        let plain = try #require(result.modes.first { $0.mode == .plaintext })
+        #expect(ceiling.signMicroseconds > 0 && ceiling.verifyMicroseconds > 0)
+        #expect(ceiling.plaintextClientMicroseconds == plain.cpuMicrosecondsPerMessage)
+        #expect(ceiling.cores == result.environment.cores)
+        let perMessage =
+            ceiling.signMicroseconds + ceiling.verifyMicroseconds + ceiling.plaintextClientMicroseconds
+            + ceiling.brokerMicroseconds
+        #expect(abs(ceiling.messagesPerSecond - Double(ceiling.cores) * 1e6 / perMessage) < 1e-6)
+        for entry in result.modes {
+            if entry.mode.isSigned {
+                let ratio = try #require(entry.ceilingRatio, "\(entry.key)")
+                #expect(abs(ratio - entry.messagesPerSecond / ceiling.messagesPerSecond) < 1e-9)
+            } else {
+                #expect(entry.ceilingRatio == nil, "\(entry.key)")
+            }
+        }
+        #expect(BenchReport.table(result).contains("signed ceiling"))
+    }
+
+    /// Open loop reports the pacer's own lateness for every measured message; closed loop has none.
+    @Test func openLoopReportsThePacersLateness() async throws {
+        let configuration = BenchConfiguration(
+            modes: [.plaintext], qos: 0, sizes: [64], load: .rate(2_000), stop: .count(400), warmupCount: 20,
+            topicPrefix: "sealbench-pacer", drainTimeout: .seconds(5))
+        let result = try await BenchRunner(configuration: configuration).run()
+        let entry = try #require(result.modes.first)
+        let lateness = try #require(entry.pacerLatenessMicroseconds)
+        #expect(lateness.count == entry.sent)
+        #expect(lateness.p50 >= 1 && lateness.p99 >= lateness.p50)
+        #expect(BenchReport.table(result).contains("pacer lateness"))
+        #expect(try await Self.run.value.modes.allSatisfy { $0.pacerLatenessMicroseconds == nil })
+    }
+
     @Test func overheadMatchesTheEnvelopeSpecification() async throws {
         // Specs/envelope.md §2.2: xchacha n+41, aes n+45, +64 signed, mac n+49, sign-only n+81.
         let expected: [BenchMode: Int] = [
