@@ -422,8 +422,14 @@ final class ClientCore: @unchecked Sendable {
     }
 
     /// A stream's consumer drained it (called from the consumer's thread).
+    ///
+    /// By the time this runs on the event loop, the rest of a read burst may have filled the stream again (its
+    /// `yield` then found the stream still marked resumed, marked it paused and asked to pause while reading was
+    /// still paused). Resuming now would leave reading on with the stream marked paused, so nothing would pause it
+    /// again and its buffer would grow without bound: the stream's own flag decides.
     private func streamDrained(_ id: Int) {
         loop.execute {
+            if let stream = self.streams[id], stream.isPaused { return }
             var actions = Actions()
             self.machine.streamDrained(id, &actions)
             self.run(actions)

@@ -266,6 +266,9 @@ final class StreamBox: Sendable {
         if resume { onResume(id) }
     }
 
+    /// Whether the stream asked the client to stop reading and its consumer has not drained it since.
+    var isPaused: Bool { state.withLockedValue { $0.paused } }
+
     /// Buffered messages (for tests and metrics).
     var bufferedCount: Int { state.withLockedValue { $0.buffer.count } }
 
