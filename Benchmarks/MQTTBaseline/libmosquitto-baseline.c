@@ -4,7 +4,8 @@
 // prints the ratio. Usage: libmosquitto-baseline PORT QOS SIZE COUNT; prints one `result` line.
 //
 // libmosquitto's header is not needed (Debian ships it only in libmosquitto-dev); the few calls are declared
-// here and the program links against the runtime library libmosquitto.so.1 that mosquitto-clients installs.
+// in mosquitto-min.h and the program links against the runtime library libmosquitto.so.1 that mosquitto-clients
+// installs.
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,29 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct mosquitto;
-struct mosquitto_message {
-    int mid;
-    char *topic;
-    void *payload;
-    int payloadlen;
-    int qos;
-    bool retain;
-};
-int mosquitto_lib_init(void);
-struct mosquitto *mosquitto_new(const char *id, bool clean_session, void *obj);
-int mosquitto_connect(struct mosquitto *m, const char *host, int port, int keepalive);
-int mosquitto_loop_start(struct mosquitto *m);
-int mosquitto_loop_stop(struct mosquitto *m, bool force);
-int mosquitto_publish(struct mosquitto *m, int *mid, const char *topic, int len, const void *payload, int qos,
-                      bool retain);
-int mosquitto_subscribe(struct mosquitto *m, int *mid, const char *sub, int qos);
-void mosquitto_message_callback_set(struct mosquitto *m,
-                                    void (*cb)(struct mosquitto *, void *, const struct mosquitto_message *));
-void mosquitto_publish_callback_set(struct mosquitto *m, void (*cb)(struct mosquitto *, void *, int));
-void mosquitto_subscribe_callback_set(struct mosquitto *m,
-                                      void (*cb)(struct mosquitto *, void *, int, int, const int *));
-int mosquitto_disconnect(struct mosquitto *m);
+#include "mosquitto-min.h"
 
 static atomic_long received, acknowledged;
 static atomic_bool subscribed;
