@@ -22,6 +22,22 @@ public enum RawCrypto {
             nonce.bytes, key.bytes) == 0
     }
 
+    /// `crypto_aead_xchacha20poly1305_ietf_decrypt`: writes `ciphertext.count - 16` bytes to `output`; false when
+    /// the tag does not verify.
+    @inline(__always)
+    public static func xchacha20poly1305Decrypt(
+        output: UnsafeMutableRawBufferPointer, ciphertext: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer,
+        nonce: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer
+    ) -> Bool {
+        guard ciphertext.count >= 16, output.count >= ciphertext.count - 16, nonce.count == 24, key.count == 32,
+            sodium_init() >= 0
+        else { return false }
+        var written: UInt64 = 0
+        return crypto_aead_xchacha20poly1305_ietf_decrypt(
+            output.mutableBytes, &written, nil, ciphertext.bytes, UInt64(ciphertext.count), aad.bytes,
+            UInt64(aad.count), nonce.bytes, key.bytes) == 0
+    }
+
     /// `randombytes_buf`: one syscall-backed draw, for comparison with the pooled nonce source.
     @inline(__always)
     public static func randomBytes(_ output: UnsafeMutableRawBufferPointer) {

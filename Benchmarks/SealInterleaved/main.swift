@@ -129,8 +129,108 @@ func run() throws {
     }
 }
 
+/// A setup step that cannot fail unless the benchmark itself is wrong.
+struct BenchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `open` (header, key lookup, freshness, AEAD, replay guard, payload array) against the bare decrypt it wraps, for
+/// XChaCha20-Poly1305, with a key set of `keyCount` keys. Every `open` gets a fresh envelope (sealed beforehand, in
+/// order, by one sender), so the replay guard records each one as in real traffic; the raw call decrypts one
+/// ciphertext again and again.
+func runOpen(size: Int, keyCount: Int) throws -> String {
+    let key = (0..<32).map { UInt8($0) }
+    var keys = [try SealKey(id: 1, suite: .xchacha20poly1305, bytes: key)]
+    for id in 2...max(keyCount, 2) where keys.count < keyCount {
+        keys.append(
+            try SealKey(id: UInt32(id), suite: .xchacha20poly1305, bytes: (0..<32).map { _ in .random(in: 0...255) }))
+    }
+    let sealer = try Sealer(key: keys[0], senderID: 7)
+    let count = size >= 1024 ? 500 : 2000
+    let blocks = triples + 3
+    let payload = [UInt8](repeating: 0x42, count: size)
+    let stride = size + 41
+    var envelopes = [UInt8](repeating: 0, count: stride * count * blocks)
+    try payload.withUnsafeBytes { message in
+        try envelopes.withUnsafeMutableBytes { all in
+            for index in 0..<(count * blocks) {
+                let slot = UnsafeMutableRawBufferPointer(rebasing: all[(index * stride)..<((index + 1) * stride)])
+                guard try sealer.seal(message, topic: topic, into: slot) == stride else {
+                    throw BenchFailure("setup failed")
+                }
+            }
+        }
+    }
+    let opener = Opener(keys: KeySet(keys: keys), replayGuard: ReplayGuard())
+    let aad = [UInt8](repeating: 0xA5, count: 17 + 2 + topic.utf8.count + 4)
+    let nonce = [UInt8](repeating: 0x11, count: 24)
+    var ciphertext = [UInt8](repeating: 0, count: size + 16)
+    var output = [UInt8](repeating: 0, count: size + 16)
+    let encrypted = ciphertext.withUnsafeMutableBytes { out in
+        payload.withUnsafeBytes { message in
+            aad.withUnsafeBytes { a in
+                nonce.withUnsafeBytes { n in
+                    key.withUnsafeBytes { k in
+                        RawCrypto.xchacha20poly1305Encrypt(output: out, message: message, aad: a, nonce: n, key: k)
+                    }
+                }
+            }
+        }
+    }
+    guard encrypted else { throw BenchFailure("setup failed") }
+    var ratios: [Double] = []
+    var sums: (raw: UInt64, open: UInt64) = (0, 0)
+    var next = 0
+    try envelopes.withUnsafeBytes { all in
+        try ciphertext.withUnsafeBytes { sealed in
+            try output.withUnsafeMutableBytes { out in
+                try aad.withUnsafeBytes { a in
+                    try nonce.withUnsafeBytes { n in
+                        try key.withUnsafeBytes { k in
+                            for pair in -3..<triples {
+                                var times: [Int: UInt64] = [:]
+                                for slot in 0..<2 {
+                                    if (slot + max(pair, 0)) % 2 == 0 {
+                                        times[0] = timed(count) {
+                                            blackHole(
+                                                RawCrypto.xchacha20poly1305Decrypt(
+                                                    output: out, ciphertext: sealed, aad: a, nonce: n, key: k))
+                                        }
+                                    } else {
+                                        times[1] = try timed(count) {
+                                            let envelope = UnsafeRawBufferPointer(
+                                                rebasing: all[(next * stride)..<((next + 1) * stride)])
+                                            next += 1
+                                            blackHole(try opener.open(envelope, topic: topic))
+                                        }
+                                    }
+                                }
+                                guard pair >= 0, let raw = times[0], let open = times[1] else { continue }
+                                ratios.append(Double(raw) / Double(open))
+                                sums = (sums.raw + raw, sums.open + open)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let total = Double(triples * count)
+    let hundredths = Int((median(ratios) * 100).rounded())
+    return "| xchacha20poly1305 | \(size) B | \(keyCount) | \(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")"
+        + "\(hundredths % 100)× | \(Int((Double(sums.raw) / total).rounded())) | "
+        + "\(Int((Double(sums.open) / total).rounded())) |"
+}
+
 do {
     try run()
+    print("")
+    print("| suite | size | keys | open / raw decrypt | raw (ns) | open (ns) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (size, keyCount) in [(16, 1), (64, 1), (256, 1), (1024, 1), (64, 1_000)] {
+        print(try runOpen(size: size, keyCount: keyCount))
+    }
 } catch {
     print("seal-interleaved: \(error)")
     exit(70)
