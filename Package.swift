@@ -242,5 +242,12 @@ let package = Package(
             path: "Benchmarks/SealInterleaved",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // How costs grow with senders, filters and keys: `Scripts/bench-scale`
+        .executableTarget(
+            name: "SealScale",
+            dependencies: ["Seal", "SealKeyring", "MQTT"],
+            path: "Benchmarks/SealScale",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

@@ -1,6 +1,6 @@
 import NIOConcurrencyHelpers
 public import NIOCore
-import TopicFilters
+package import TopicFilters
 
 /// An application message received from the broker.
 public struct MQTTMessage: Sendable, Hashable {
@@ -120,7 +120,7 @@ final class StreamLifetime: Sendable {
 }
 
 /// A topic filter prepared for matching many topic names cheaply.
-enum TopicMatcher: Sendable {
+package enum TopicMatcher: Sendable {
     /// A filter without wildcards: byte equality (not `String ==`, which equates canonically equivalent text).
     case exact(String)
     /// `#`: everything except `$` topics.
@@ -130,7 +130,7 @@ enum TopicMatcher: Sendable {
     /// An invalid filter: matches nothing.
     case none
 
-    init(filter: String) {
+    package init(filter: String) {
         guard let pattern = MQTTTopic.pattern(ofFilter: filter) else {
             self = .none
             return
@@ -144,7 +144,7 @@ enum TopicMatcher: Sendable {
         }
     }
 
-    func matches(_ topic: String) -> Bool {
+    package func matches(_ topic: String) -> Bool {
         switch self {
         case .exact(let name): topic.utf8.elementsEqual(name.utf8)
         case .all: topic.utf8.first != UInt8(ascii: "$")
