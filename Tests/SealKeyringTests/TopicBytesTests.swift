@@ -35,4 +35,31 @@ import Testing
         let loaded = try file.load(credential: credential)
         #expect(loaded.key(kid)?.scope.filters.count == 2)
     }
+
+    /// The snapshot remembers which primary seals on a topic; the memory is keyed by bytes, so the NFD spelling
+    /// after the NFC one still gets its own key, in either order and after the memory was cleared.
+    @Test func theRememberedPrimaryChoiceIsPerSpelling() throws {
+        var keyring = Keyring()
+        let nfcKey = try keyring.addKey(scope: try TopicScope(parsing: ["caf\u{00E9}/#"]))
+        try keyring.promote(nfcKey)
+        let nfdKey = try keyring.addKey(scope: try TopicScope(parsing: ["cafe\u{0301}/#"]))
+        try keyring.promote(nfdKey)
+        let snapshot = KeyringSnapshot(keyring)
+        for _ in 0..<2 {
+            #expect(try snapshot.primaryKey(for: Self.nfc).kid == nfcKey)
+            #expect(try snapshot.primaryKey(for: Self.nfd).kid == nfdKey)
+        }
+        let other = KeyringSnapshot(keyring)
+        #expect(try other.primaryKey(for: Self.nfd).kid == nfdKey)
+        #expect(try other.primaryKey(for: Self.nfc).kid == nfcKey)
+        // More topics than the memory holds: it is cleared, and the choices stay right.
+        for index in 0...KeyringSnapshot.selectionCapacity {
+            #expect(throws: KeyringError.self) { try snapshot.primaryKey(for: "elsewhere/\(index)") }
+            _ = try snapshot.primaryKey(for: "caf\u{00E9}/\(index)")
+        }
+        #expect(try snapshot.primaryKey(for: Self.nfd).kid == nfdKey)
+        #expect(try snapshot.primaryKey(for: Self.nfc).kid == nfcKey)
+        // An invalid topic is refused before and after the memory holds anything.
+        #expect(throws: KeyringError.self) { try snapshot.primaryKey(for: "caf\u{00E9}/+") }
+    }
 }

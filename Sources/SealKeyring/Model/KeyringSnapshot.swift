@@ -20,6 +20,10 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
     private let signersByID: [UInt32: KeyringSigner]
     private let primaries: [KeyringKey]
     let sealers: KeyringSealerCache
+    /// The primary chosen per topic (compared as UTF-8 bytes), so that publishing on a known topic does not scan
+    /// every primary again. Cleared when full: memory stays bounded for any number of topics.
+    private let selections = Mutex<[TopicBytes: UInt32]>([:])
+    static let selectionCapacity = 4_096
 
     /// Builds a snapshot (the keyring must satisfy its invariants, as every loaded or mutated keyring does).
     public convenience init(_ keyring: Keyring) {
@@ -59,6 +63,21 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
     /// - Throws: ``KeyringError``: `invalidArgument` for a malformed topic, `noPrimary` when no primary matches,
     ///   `keyUnusable` when the selected primary has passed its not-after.
     public func primaryKey(for topic: String, now: Date = Date()) throws(KeyringError) -> KeyringKey {
+        let selected = try selectPrimary(for: topic)
+        if selected.isExpired(at: now) {
+            throw KeyringError(
+                .keyUnusable,
+                "primary key \(KeyringID.format(selected.kid)) for topic \(TopicFilter.quoted(topic)) has expired; "
+                    + "rotate it")
+        }
+        return selected
+    }
+
+    /// The primary with the most specific filter matching `topic`, remembered per topic (the choice does not depend
+    /// on the time; expiry is checked by the caller on every call).
+    private func selectPrimary(for topic: String) throws(KeyringError) -> KeyringKey {
+        let bytes = TopicBytes(topic)
+        if let kid = selections.withLock({ $0[bytes] }), let key = keysByID[kid] { return key }
         try TopicFilter.validateTopic(topic)
         var best: (key: KeyringKey, filter: TopicFilter)?
         for key in primaries {
@@ -69,11 +88,9 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
         guard let selected = best?.key else {
             throw KeyringError(.noPrimary, "no primary key's topic filter matches topic \(TopicFilter.quoted(topic))")
         }
-        if selected.isExpired(at: now) {
-            throw KeyringError(
-                .keyUnusable,
-                "primary key \(KeyringID.format(selected.kid)) for topic \(TopicFilter.quoted(topic)) has expired; "
-                    + "rotate it")
+        selections.withLock { selections in
+            if selections.count >= Self.selectionCapacity { selections.removeAll(keepingCapacity: true) }
+            selections[bytes] = selected.kid
         }
         return selected
     }
@@ -274,5 +291,20 @@ final class KeyringSealerCache: Sendable {
                 (slot.kid == 0 || kids.contains(slot.kid)) && (slot.sid == 0 || sids.contains(slot.sid))
             }
         }
+    }
+}
+
+/// A topic as a dictionary key compared and hashed by its UTF-8 bytes (MQTT's equality, unlike `String ==`, which
+/// equates canonically equivalent text).
+struct TopicBytes: Hashable, Sendable {
+    let topic: String
+
+    init(_ topic: String) { self.topic = topic }
+
+    static func == (lhs: TopicBytes, rhs: TopicBytes) -> Bool { lhs.topic.utf8.elementsEqual(rhs.topic.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        var topic = topic
+        topic.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
