@@ -54,27 +54,28 @@ final class SubscriptionPipeline: Sendable {
     /// order, and the verdicts are applied in the batch's order, so delivery order is arrival order.
     func judge(_ batch: [MQTTMessage], into ready: inout [SealedMessage]) async {
         if lanes > 1 && batch.count > 1 && batch.contains(where: Self.isSigned) {
-            let verdicts = await judgeInLanes(batch)
-            for verdict in verdicts { apply(verdict, into: &ready) }
+            for verdict in await judgeInLanes(batch) {
+                if let message = apply(verdict) { ready.append(message) }
+            }
         } else {
-            for message in batch { apply(judge(message), into: &ready) }
+            for message in batch {
+                if let passed = apply(judge(message)) { ready.append(passed) }
+            }
         }
     }
 
     /// Judges a message that came alone; the message when it passes.
-    func judgeOne(_ message: MQTTMessage) -> SealedMessage? {
-        var ready: [SealedMessage] = []
-        apply(judge(message), into: &ready)
-        return ready.first
-    }
+    func judgeOne(_ message: MQTTMessage) -> SealedMessage? { apply(judge(message)) }
 
-    private func apply(_ verdict: Verdict, into ready: inout [SealedMessage]) {
+    /// Counts the verdict (and records a rejection); the message to hand over when it passed.
+    private func apply(_ verdict: Verdict) -> SealedMessage? {
         switch verdict {
         case .deliver(let message):
             if message.isPlaintext { accounting.recordPlaintext() } else { accounting.recordDelivered() }
-            ready.append(message)
+            return message
         case .drop(let rejection):
             accounting.record(rejection)
+            return nil
         }
     }
 
