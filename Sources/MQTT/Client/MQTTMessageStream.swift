@@ -1,6 +1,6 @@
 import NIOConcurrencyHelpers
 public import NIOCore
-package import TopicFilters
+import TopicFilters
 
 /// An application message received from the broker.
 public struct MQTTMessage: Sendable, Hashable {
@@ -120,7 +120,7 @@ final class StreamLifetime: Sendable {
 }
 
 /// A topic filter prepared for matching many topic names cheaply.
-package enum TopicMatcher: Sendable {
+enum TopicMatcher: Sendable {
     /// A filter without wildcards: byte equality (not `String ==`, which equates canonically equivalent text).
     case exact(String)
     /// `#`: everything except `$` topics.
@@ -130,7 +130,7 @@ package enum TopicMatcher: Sendable {
     /// An invalid filter: matches nothing.
     case none
 
-    package init(filter: String) {
+    init(filter: String) {
         guard let pattern = MQTTTopic.pattern(ofFilter: filter) else {
             self = .none
             return
@@ -144,7 +144,7 @@ package enum TopicMatcher: Sendable {
         }
     }
 
-    package func matches(_ topic: String) -> Bool {
+    func matches(_ topic: String) -> Bool {
         switch self {
         case .exact(let name): topic.utf8.elementsEqual(name.utf8)
         case .all: topic.utf8.first != UInt8(ascii: "$")
@@ -155,7 +155,7 @@ package enum TopicMatcher: Sendable {
 }
 
 /// The shared buffer behind an ``MQTTMessageStream``. Producers call from the client's event loop.
-final class StreamBox: Sendable {
+package final class StreamBox: Sendable {
     private struct State {
         var buffer = CircularBuffer<MQTTMessage>(initialCapacity: 16)
         var waiter: CheckedContinuation<MQTTMessage?, any Error>?
@@ -181,7 +181,7 @@ final class StreamBox: Sendable {
     /// Called (outside the lock) when the consumer drained a paused stream to the low-water mark.
     private let onResume: @Sendable (Int) -> Void
 
-    init(id: Int, topicFilters: [String], capacity: Int, onResume: @escaping @Sendable (Int) -> Void) {
+    package init(id: Int, topicFilters: [String], capacity: Int, onResume: @escaping @Sendable (Int) -> Void) {
         self.id = id
         self.topicFilters = topicFilters
         self.matchers = topicFilters.map(TopicMatcher.init(filter:))
@@ -190,7 +190,7 @@ final class StreamBox: Sendable {
     }
 
     /// Whether a message on `topic` belongs to this stream.
-    func matches(_ topic: String) -> Bool {
+    package func matches(_ topic: String) -> Bool {
         for matcher in matchers where matcher.matches(topic) { return true }
         return false
     }
