@@ -71,6 +71,8 @@ public struct BenchConfiguration: Sendable, Hashable {
     public static let maximumPayloadSize = 1 << 20
     /// Hard cap on the messages of one segment.
     public static let maximumCount = 10_000_000
+    /// The most publisher connections of one run (the publisher-connection scale curve goes to 1,000).
+    public static let maximumPublishers = 1_000
     /// Hard cap on the duration of one segment.
     public static let maximumDuration = Duration.seconds(600)
 
@@ -80,7 +82,8 @@ public struct BenchConfiguration: Sendable, Hashable {
     public var qos: Int
     /// Payload sizes in bytes (the application payload, before the envelope).
     public var sizes: [Int]
-    /// Publisher clients.
+    /// Publisher clients, each its own MQTT connection (1 ... ``maximumPublishers``); all share the process's
+    /// event loops.
     public var publishers: Int
     /// Subscriber clients. Without ``sharedGroup`` every subscriber receives every message.
     public var subscribers: Int
@@ -157,7 +160,9 @@ public struct BenchConfiguration: Sendable, Hashable {
                         + "(the payload embeds a \(Self.minimumPayloadSize)-byte sequence number and timestamp)")
             }
         }
-        guard (1...64).contains(publishers) else { throw fail("publishers must be between 1 and 64") }
+        guard (1...Self.maximumPublishers).contains(publishers) else {
+            throw fail("publishers must be between 1 and \(Self.maximumPublishers)")
+        }
         guard (1...64).contains(subscribers) else { throw fail("subscribers must be between 1 and 64") }
         guard (1...256).contains(topicsPerPublisher) else { throw fail("topics per publisher must be 1...256") }
         if let sharedGroup {

@@ -62,8 +62,12 @@ public struct BenchModeResult: Codable, Sendable, Hashable {
     /// Open loop only: how late the pacer got to each message after its intended send time (1 µs is the
     /// histogram's floor). Large values mean the latency figures include the pacer's own delay.
     public var pacerLatenessMicroseconds: BenchLatency?
-    /// Process CPU time (user + system, getrusage, publishers + subscribers + client I/O) per delivered message.
+    /// Process CPU time (user + system, getrusage, publishers + subscribers + client I/O) per delivered message,
+    /// without the open-loop pacer's spinning (``pacerSpinMicrosecondsPerMessage``).
     public var cpuMicrosecondsPerMessage: Double
+    /// Open loop at QoS 0 only: time the pacer thread spun before due times, per delivered message. It is CPU time
+    /// of the harness that is not publishing work, so it is left out of ``cpuMicrosecondsPerMessage``.
+    public var pacerSpinMicrosecondsPerMessage: Double?
     /// The local broker's CPU time per delivered message (from /proc), or nil for an external broker.
     public var brokerCPUMicrosecondsPerMessage: Double?
     /// Bytes of one envelope as published.

@@ -210,6 +210,7 @@ struct Accumulator {
     var pacer: Histogram<UInt64>?
     var series: [BenchSeriesPoint] = []
     var cpu: Double = 0
+    var spin: Double?
     var brokerCPU: Double?
 
     mutating func add(_ outcome: Segment.Outcome) {
@@ -221,6 +222,7 @@ struct Accumulator {
             return point
         }
         cpu += outcome.cpuMicroseconds
+        if let other = outcome.pacerSpinMicroseconds { spin = (spin ?? 0) + other }
         if let broker = outcome.brokerCPUMicroseconds { brokerCPU = (brokerCPU ?? 0) + broker }
         if let other = outcome.histogram {
             if histogram == nil { histogram = other } else { histogram?.add(other) }
@@ -247,6 +249,7 @@ struct Accumulator {
         merged.pacerLatenessMicroseconds = pacer.map(BenchLatency.init)
         if merged.delivered > 0 {
             merged.cpuMicrosecondsPerMessage = cpu / Double(merged.delivered)
+            merged.pacerSpinMicrosecondsPerMessage = spin.map { $0 / Double(merged.delivered) }
             merged.brokerCPUMicrosecondsPerMessage = brokerCPU.map { $0 / Double(merged.delivered) }
         }
         result = merged

@@ -28,8 +28,10 @@ struct Segment: Sendable {
         var histogram: Histogram<UInt64>? = nil
         /// Open loop: the publishers' lateness histogram (nil for closed loop).
         var pacer: Histogram<UInt64>? = nil
-        /// Process CPU time over the segment, microseconds.
+        /// Process CPU time over the segment, microseconds, without the pacer's spinning.
         var cpuMicroseconds: Double = 0
+        /// Open loop at QoS 0: the pacer thread's spinning before due times, microseconds.
+        var pacerSpinMicroseconds: Double? = nil
         /// The local broker's CPU time over the segment, microseconds.
         var brokerCPUMicroseconds: Double? = nil
     }
@@ -70,6 +72,7 @@ struct Segment: Sendable {
         var sealedSubscribers: [SealedMQTTClient] = []
         var subscriberTasks: [Task<SubscriberOutcome, Never>] = []
         var sends: [SendFunction] = []
+        var immediates: [ImmediatePublisher] = []
         let publishers = configuration.publishers
         let size = plan.size
 
@@ -130,6 +133,11 @@ struct Segment: Sendable {
                     sends.append { lane, _, payload in
                         try await mqtt.publish(to: topics[lane], payload: ByteBuffer(bytes: payload), qos: qos)
                     }
+                    immediates.append(
+                        ImmediatePublisher(
+                            send: { lane, _, payload in
+                                try mqtt.publishWithoutWaiting(to: topics[lane], payload: ByteBuffer(bytes: payload))
+                            }, ready: { mqtt.canPublishWithoutWaiting }))
                 } else if plan.presealed {
                     try await mqtt.connect()
                     let sealers = try topics.map { try keys.publisher.signOnlySealer(for: $0) }
@@ -139,6 +147,12 @@ struct Segment: Sendable {
                         let envelope = index < 0 ? prepared.warm[-index - 1] : prepared.measured[index]
                         try await mqtt.publish(to: topics[lane], payload: ByteBuffer(bytes: envelope), qos: qos)
                     }
+                    immediates.append(
+                        ImmediatePublisher(
+                            send: { lane, index, _ in
+                                try mqtt.publishWithoutWaiting(
+                                    to: topics[lane], payload: ByteBuffer(bytes: prepared.measured[index]))
+                            }, ready: { mqtt.canPublishWithoutWaiting }))
                 } else {
                     let sealed = SealedMQTTClient(
                         client: mqtt, keys: keys.publisher, configuration: sealedConfiguration)
@@ -152,6 +166,11 @@ struct Segment: Sendable {
                     sends.append { lane, _, payload in
                         try await sealed.publish(to: topics[lane], payload: payload, qos: qos)
                     }
+                    immediates.append(
+                        ImmediatePublisher(
+                            send: { lane, _, payload in
+                                try sealed.publishWithoutWaiting(to: topics[lane], payload: payload)
+                            }, ready: { sealed.canPublishWithoutWaiting }))
                 }
             }
         } catch {
@@ -163,6 +182,7 @@ struct Segment: Sendable {
         }
         result.overheadBytes = result.envelopeBytes - size
         let sendFunctions = sends
+        let immediatePublishers = immediates
 
         // MARK: Warm-up
         if configuration.warmupCount > 0 {
@@ -198,18 +218,30 @@ struct Segment: Sendable {
             limitPerPublisher = BenchConfiguration.maximumCount / publishers
             deadline = start + UInt64(duration.seconds * 1e9)
         }
+        var spin: Double? = nil
         let sampler = Sampler(counters: counters, start: start)
         let watched = rawClients.first
         let samplerTask = Task {
             await sampler.run(
                 label: plan.label, size: size, index: index, count: count, progress: progress, client: watched)
         }
-        await withTaskGroup(of: Void.self) { group in
-            for publisher in 0..<publishers {
-                group.addTask {
-                    await publish(
-                        publisher: publisher, send: sendFunctions[publisher], counters: counters, warm: false,
-                        limit: limitPerPublisher, deadline: deadline, load: plan.load)
+        if case .rate(let rate) = plan.load, configuration.qos == 0 {
+            // QoS 0 open loop: one timer thread for all publishers (see OpenLoopPacer).
+            let pacer = OpenLoopPacer(
+                rate: rate, limitPerPublisher: limitPerPublisher ?? BenchConfiguration.maximumCount,
+                deadline: deadline, lanes: lanes, size: size,
+                stallLimit: UInt64(configuration.drainTimeout.seconds * 1e9))
+            let paced = await pacer.run(publishers: immediatePublishers, counters: counters)
+            counters.pacerLateness.withLock { $0.add(paced.lateness) }
+            spin = Double(paced.spinNanoseconds) / 1000
+        } else {
+            await withTaskGroup(of: Void.self) { group in
+                for publisher in 0..<publishers {
+                    group.addTask {
+                        await publish(
+                            publisher: publisher, send: sendFunctions[publisher], counters: counters, warm: false,
+                            limit: limitPerPublisher, deadline: deadline, load: plan.load)
+                    }
                 }
             }
         }
@@ -273,8 +305,10 @@ struct Segment: Sendable {
         let pacerHistogram = counters.pacerLateness.withLock { $0 }
         let pacer = pacerHistogram.totalCount > 0 ? pacerHistogram : nil
         result.pacerLatenessMicroseconds = pacer.map(BenchLatency.init)
+        let cpu = Swift.max(Double(cpuAfter - cpuBefore) - (spin ?? 0), 0)
         if result.delivered > 0 {
-            result.cpuMicrosecondsPerMessage = Double(cpuAfter - cpuBefore) / Double(result.delivered)
+            result.cpuMicrosecondsPerMessage = cpu / Double(result.delivered)
+            result.pacerSpinMicrosecondsPerMessage = spin.map { $0 / Double(result.delivered) }
             if let brokerBefore, let brokerAfter {
                 result.brokerCPUMicrosecondsPerMessage = Double(brokerAfter - brokerBefore) / Double(result.delivered)
             }
@@ -291,7 +325,7 @@ struct Segment: Sendable {
         return Outcome(
             result: result, series: points, failure: failure.map { "\(plan.label): \($0)" }, histogram: histogram,
             pacer: pacer,
-            cpuMicroseconds: Double(cpuAfter - cpuBefore),
+            cpuMicroseconds: cpu, pacerSpinMicroseconds: spin,
             brokerCPUMicroseconds: brokerBefore.flatMap { before in brokerAfter.map { Double($0 - before) } })
     }
 

@@ -228,6 +228,29 @@ public final class SealedMQTTClient: Sendable, Service {
         return try await send(envelope, topic: topic, qos: qos, retain: retain)
     }
 
+    /// Seals and publishes at QoS 0 without suspending, for a caller that paces on a thread of its own (the
+    /// benchmark harness's open-loop timer); see `MQTTClient.publishWithoutWaiting(to:payload:retain:properties:)`.
+    ///
+    /// - Returns: whether the connection took the envelope without pushing back; when false, wait until
+    ///   ``canPublishWithoutWaiting`` before the next one.
+    /// - Throws: ``SealedMQTTError`` as ``publish(to:payload:qos:retain:)``.
+    package func publishWithoutWaiting(to topic: String, payload: [UInt8]) throws(SealedMQTTError) -> Bool {
+        let envelope = try payload.withUnsafeBytes { bytes in
+            Result { () throws(SealedMQTTError) in try sealBuffer(bytes, topic: topic, retain: false) }
+        }.get()
+        let taken: Bool
+        do {
+            taken = try client.publishWithoutWaiting(to: topic, payload: envelope)
+        } catch {
+            throw .transport(error, "publish to \(topic)")
+        }
+        accounting.recordPublished()
+        return taken
+    }
+
+    /// Whether a QoS 0 publish now would be taken without pushing back.
+    package var canPublishWithoutWaiting: Bool { client.canPublishWithoutWaiting }
+
     /// Publishes a payload in clear, only on topics whose policy opted in (``SealedTopicPolicy/allowsPlaintext``).
     ///
     /// - Throws: ``SealedMQTTError/Code/policyViolation`` on any other topic; ``SealedMQTTError/Code/transport``.

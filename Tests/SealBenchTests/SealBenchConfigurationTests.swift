@@ -11,6 +11,7 @@ struct SealBenchConfigurationTests {
         BenchConfiguration(modes: []),
         BenchConfiguration(modes: [.plaintext, .plaintext]),
         BenchConfiguration(publishers: 0),
+        BenchConfiguration(publishers: BenchConfiguration.maximumPublishers + 1),
         BenchConfiguration(load: .rate(0)),
         BenchConfiguration(load: .maximum(window: 0)),
         BenchConfiguration(stop: .count(0)),
@@ -27,6 +28,7 @@ struct SealBenchConfigurationTests {
     @Test func theDefaultConfigurationIsValid() throws {
         try BenchConfiguration().validate()
         try BenchConfiguration(qos: 2, sizes: [20, 1024], load: .rate(1000), stop: .duration(.seconds(1))).validate()
+        try BenchConfiguration(publishers: BenchConfiguration.maximumPublishers).validate()
     }
 
     @Test func payloadHeaderRoundTrips() throws {

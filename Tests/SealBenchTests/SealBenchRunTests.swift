@@ -78,7 +78,11 @@ struct SealBenchRunTests {
         #expect(lateness.count == entry.sent)
         #expect(lateness.p50 >= 1 && lateness.p99 >= lateness.p50)
         #expect(BenchReport.table(result).contains("pacer lateness"))
+        // QoS 0 paces on the timer thread, whose spinning is reported apart from the CPU per message.
+        let spin = try #require(entry.pacerSpinMicrosecondsPerMessage)
+        #expect(spin >= 0 && spin <= 1e6 / 2_000)
         #expect(try await Self.run.value.modes.allSatisfy { $0.pacerLatenessMicroseconds == nil })
+        #expect(try await Self.run.value.modes.allSatisfy { $0.pacerSpinMicrosecondsPerMessage == nil })
     }
 
     @Test func overheadMatchesTheEnvelopeSpecification() async throws {

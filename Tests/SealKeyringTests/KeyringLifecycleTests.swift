@@ -10,6 +10,27 @@ import Foundation
 #endif
 
 @Suite struct KeyringLifecycleTests {
+    /// `Keyring(keys:)` (benchmarks and tools building large keyrings) checks the same invariants as a file read.
+    @Test func aKeyringBuiltInOneStepChecksTheInvariants() throws {
+        func key(_ kid: UInt32, _ state: KeyState, _ filter: String) throws -> KeyringKey {
+            KeyringKey(
+                kid: kid, suite: .xchacha20poly1305, state: state, scope: try TopicScope(parsing: [filter]),
+                sealKey: try SealKey(id: kid, suite: .xchacha20poly1305, bytes: [UInt8](repeating: 1, count: 32)),
+                createdSeconds: 1_767_225_600, notAfterSeconds: nil)
+        }
+        let built = try Keyring(keys: [try key(1, .primary, "a/#"), try key(2, .primary, "b/#")])
+        #expect(built.keys.map(\.kid) == [1, 2])
+        #expect(built.primary(of: try TopicScope(parsing: ["b/#"]))?.kid == 2)
+        let refused: [[KeyringKey]] = [
+            [try key(1, .primary, "a/#"), try key(1, .pending, "b/#")],
+            [try key(1, .primary, "a/#"), try key(2, .primary, "a/#")],
+            [try key(0, .pending, "a/#")],
+        ]
+        for keys in refused {
+            #expect { try Keyring(keys: keys) } throws: { ($0 as? KeyringError)?.code == .corrupt }
+        }
+    }
+
     /// A keyring with one key brought into `state` through the public operations.
     static func keyring(with state: KeyState) throws -> (Keyring, UInt32) {
         var keyring = Keyring()

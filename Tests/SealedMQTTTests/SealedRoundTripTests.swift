@@ -91,4 +91,35 @@ struct SealedRoundTripTests {
         await publisher.disconnect()
         await subscriber.disconnect()
     }
+
+    /// The harness's pacer path: sealing and publishing at QoS 0 without suspending. Every envelope opens, in
+    /// order, and counts as published; a shut-down client refuses with `shutDown`.
+    @Test func publishingWithoutWaitingSealsEveryMessage() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in try addPrimary(&keyring, scope: ["now/#"]) }
+        let publisher = try await broker.sealedClient("now-pub", keys: try keys.watcher())
+        let subscriber = try await broker.sealedClient("now-sub", keys: try keys.watcher())
+        let stream = try await subscriber.subscribe(to: "now/#", qos: .atMostOnce)
+        let count = 2_000
+        try await withThrowingTaskGroup(of: [SealedMessage].self) { group in
+            group.addTask { try await collect(stream, count: count, seconds: 30) }
+            for index in 0..<count {
+                if try !publisher.publishWithoutWaiting(to: "now/\(index % 3)", payload: bytes("m \(index)")) {
+                    while !publisher.canPublishWithoutWaiting { try await Task.sleep(for: .milliseconds(1)) }
+                }
+            }
+            let messages = try #require(try await group.next())
+            #expect(messages.map(\.payloadString) == (0..<count).map { "m \($0)" })
+            #expect(messages.allSatisfy { !$0.isPlaintext && $0.mode == .encrypt })
+        }
+        #expect(await publisher.statistics.published == count)
+        await publisher.disconnect()
+        let refusal = #expect(throws: SealedMQTTError.self) {
+            _ = try publisher.publishWithoutWaiting(to: "now/0", payload: bytes("late"))
+        }
+        #expect(refusal?.code == .shutDown)
+        #expect(await subscriber.statistics.rejected == 0)
+        await subscriber.disconnect()
+    }
 }

@@ -166,24 +166,44 @@ public final class MQTTClient: Sendable, Service {
         to topic: String, payload: ByteBuffer, qos: MQTTQoS = .atMostOnce, retain: Bool = false,
         properties: MQTTProperties = MQTTProperties()
     ) async throws -> MQTTReasonCode {
-        let publish = try makePublish(topic, payload, qos, retain, properties)
         let core = self.core
         if qos == .atMostOnce {
-            switch core.submissions.submitQoS0(publish) {
-            case .refused(let error):
-                throw error
-            case .queued(let scheduleDrain, let mustWait):
-                if scheduleDrain { core.loop.execute { core.drainSubmissions() } }
-                if mustWait { await core.submissions.waitForCapacity() }
-                return .success
-            }
+            let taken = try publishWithoutWaiting(to: topic, payload: payload, retain: retain, properties: properties)
+            if !taken { await core.submissions.waitForCapacity() }
+            return .success
         }
+        let publish = try makePublish(topic, payload, qos, retain, properties)
         let promise = core.loop.makePromise(of: MQTTReasonCode.self)
         if core.submissions.submit(.acknowledged(publish, promise)) {
             core.loop.execute { core.drainSubmissions() }
         }
         return try await promise.futureResult.get()
     }
+
+    /// Publishes at QoS 0 without suspending, for a caller that paces on a thread of its own (the benchmark
+    /// harness's open-loop timer). The message is queued for the connection even when the connection pushes back;
+    /// then the result is false and the caller should wait until ``canPublishWithoutWaiting`` before the next one
+    /// (``publish(to:payload:qos:retain:properties:)`` waits by itself).
+    ///
+    /// - Returns: whether the connection took the message without pushing back.
+    /// - Throws: ``MQTTError`` as ``publish(to:payload:qos:retain:properties:)`` at QoS 0.
+    package func publishWithoutWaiting(
+        to topic: String, payload: ByteBuffer, retain: Bool = false, properties: MQTTProperties = MQTTProperties()
+    ) throws(MQTTError) -> Bool {
+        let publish = try makePublish(topic, payload, .atMostOnce, retain, properties)
+        let core = self.core
+        switch core.submissions.submitQoS0(publish) {
+        case .refused(let error):
+            throw error
+        case .queued(let scheduleDrain, let mustWait):
+            if scheduleDrain { core.loop.execute { core.drainSubmissions() } }
+            return !mustWait
+        }
+    }
+
+    /// Whether a QoS 0 publish now would be taken without pushing back (the socket is writable and few messages
+    /// wait for the event loop), or the connection is gone (then a publish fails at once).
+    package var canPublishWithoutWaiting: Bool { core.submissions.hasCapacity }
 
     /// Hands a QoS 1 or 2 message over without waiting for the broker: returns once the client took it, which with
     /// a session store (``MQTTClientConfiguration/sessionStore``) means once the store holds it (with the store's

@@ -60,6 +60,14 @@ final class PublishSubmissions: Sendable {
         }
     }
 
+    /// Whether QoS 0 callers may go on without waiting: the condition ``waitForCapacity()`` waits for.
+    var hasCapacity: Bool {
+        state.withLockedValue { state in
+            !(state.connected && state.closedError == nil
+                && (state.blocked || state.pending.count > Self.highWaterMark))
+        }
+    }
+
     /// Waits until the connection takes more (or goes away).
     func waitForCapacity() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -165,6 +165,17 @@ public struct Keyring: Sendable {
         device = nil
     }
 
+    /// A keyring of `keys` built in one step, for tools and benchmarks that need many keys: the invariants are
+    /// checked once over the whole list (linear), where adding keys one by one checks them per key.
+    ///
+    /// - Throws: ``KeyringError/Code/corrupt`` when an id repeats, is reserved, a key lacks its secret, or a scope
+    ///   has two primaries.
+    package init(keys: [KeyringKey]) throws(KeyringError) {
+        self.init()
+        self.keys = keys
+        try validate()
+    }
+
     /// The key with this kid, if any (tombstones included).
     public func key(_ kid: UInt32) -> KeyringKey? { keys.first { $0.kid == kid } }
 

@@ -35,7 +35,7 @@ struct BenchRunCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated payload sizes in bytes (at least 20: the payload embeds sequence and timestamp).")
     var sizes: String = "64"
 
-    @Option(help: "Publisher clients.")
+    @Option(help: "Publisher clients, each its own connection (1 to 1000).")
     var publishers: Int = 1
 
     @Option(help: "Subscriber clients (each receives every message, unless --shared).")

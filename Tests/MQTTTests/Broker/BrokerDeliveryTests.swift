@@ -32,6 +32,44 @@ struct BrokerDeliveryTests {
         await subscriber.disconnect()
     }
 
+    /// The harness's pacer publishes from its own thread without suspending: every message arrives, in order,
+    /// across the connection's push-back; a client that is not connected, or shut down, refuses with a typed error.
+    @Test func publishingWithoutWaitingDeliversEverythingInOrder() async throws {
+        let broker = try await LocalBroker.start()
+        defer { broker.stopNow() }
+        let unconnected = try MQTTClient(configuration: broker.clientConfiguration())
+        let early = #expect(throws: MQTTError.self) {
+            _ = try unconnected.publishWithoutWaiting(to: "w/0", payload: payload("early"))
+        }
+        #expect(early?.code == .notConnected)
+        #expect(unconnected.canPublishWithoutWaiting)
+        let subscriber = try await broker.connectedClient()
+        let publisher = try await broker.connectedClient()
+        let stream = try await subscriber.subscribe(to: "w/#", qos: .atMostOnce)
+        // More than the submissions' high-water mark in one go, so the client pushes back at least once.
+        let count = PublishSubmissions.highWaterMark * 2
+        var pushedBack = 0
+        try await withThrowingTaskGroup(of: [MQTTMessage].self) { group in
+            group.addTask { try await collect(stream, count: count, seconds: 30) }
+            for index in 0..<count {
+                if try !publisher.publishWithoutWaiting(to: "w/\(index % 4)", payload: payload("m\(index)")) {
+                    pushedBack += 1
+                    while !publisher.canPublishWithoutWaiting { try await Task.sleep(for: .milliseconds(1)) }
+                }
+            }
+            let messages = try #require(try await group.next())
+            #expect(messages.map(\.payloadString) == (0..<count).map { "m\($0)" })
+        }
+        #expect(pushedBack > 0)
+        #expect(await collectFor(stream, seconds: 0.3).isEmpty)
+        await publisher.disconnect()
+        let late = #expect(throws: MQTTError.self) {
+            _ = try publisher.publishWithoutWaiting(to: "w/0", payload: payload("late"))
+        }
+        #expect(late?.code == .clientShutDown)
+        await subscriber.disconnect()
+    }
+
     @Test(arguments: qosCases)
     func pipelinedPublishesBoundedByReceiveMaximum(version: MQTTProtocolVersion, qos: MQTTQoS) async throws {
         // mosquitto's Receive Maximum is 20 here: 500 concurrent publishes must all complete.
