@@ -1,6 +1,5 @@
 import NIOConcurrencyHelpers
 public import NIOCore
-import TopicFilters
 
 /// An application message received from the broker.
 public struct MQTTMessage: Sendable, Hashable {
@@ -119,43 +118,8 @@ final class StreamLifetime: Sendable {
     deinit { onAbandon(id) }
 }
 
-/// A topic filter prepared for matching many topic names cheaply.
-enum TopicMatcher: Sendable {
-    /// A filter without wildcards: byte equality (not `String ==`, which equates canonically equivalent text).
-    case exact(String)
-    /// `#`: everything except `$` topics.
-    case all
-    /// Anything else, compiled once (no validation or splitting per message).
-    case pattern(TopicPattern)
-    /// An invalid filter: matches nothing.
-    case none
-
-    init(filter: String) {
-        guard let pattern = MQTTTopic.pattern(ofFilter: filter) else {
-            self = .none
-            return
-        }
-        if pattern.levels == [.hash] {
-            self = .all
-        } else if pattern.isExact {
-            self = .exact(String(decoding: pattern.bytes, as: UTF8.self))
-        } else {
-            self = .pattern(pattern)
-        }
-    }
-
-    func matches(_ topic: String) -> Bool {
-        switch self {
-        case .exact(let name): topic.utf8.elementsEqual(name.utf8)
-        case .all: topic.utf8.first != UInt8(ascii: "$")
-        case .pattern(let pattern): pattern.matches(topic)
-        case .none: false
-        }
-    }
-}
-
 /// The shared buffer behind an ``MQTTMessageStream``. Producers call from the client's event loop.
-package final class StreamBox: Sendable {
+final class StreamBox: Sendable {
     private struct State {
         var buffer = CircularBuffer<MQTTMessage>(initialCapacity: 16)
         var waiter: CheckedContinuation<MQTTMessage?, any Error>?
@@ -175,24 +139,16 @@ package final class StreamBox: Sendable {
 
     let id: Int
     let topicFilters: [String]
-    let matchers: [TopicMatcher]
     let capacity: Int
     private let state = NIOLockedValueBox(State())
     /// Called (outside the lock) when the consumer drained a paused stream to the low-water mark.
     private let onResume: @Sendable (Int) -> Void
 
-    package init(id: Int, topicFilters: [String], capacity: Int, onResume: @escaping @Sendable (Int) -> Void) {
+    init(id: Int, topicFilters: [String], capacity: Int, onResume: @escaping @Sendable (Int) -> Void) {
         self.id = id
         self.topicFilters = topicFilters
-        self.matchers = topicFilters.map(TopicMatcher.init(filter:))
         self.capacity = max(1, capacity)
         self.onResume = onResume
-    }
-
-    /// Whether a message on `topic` belongs to this stream.
-    package func matches(_ topic: String) -> Bool {
-        for matcher in matchers where matcher.matches(topic) { return true }
-        return false
     }
 
     /// Adds a message.

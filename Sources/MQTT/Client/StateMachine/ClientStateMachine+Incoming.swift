@@ -286,7 +286,7 @@ extension ClientStateMachine {
     private mutating func addRoute(_ subscriptions: [MQTTSubscription], _ actions: inout Actions) -> Int {
         nextStreamID += 1
         let filters = subscriptions.map(\.topicFilter)
-        let route = Route(id: nextStreamID, filters: filters, matchers: filters.map(TopicMatcher.init(filter:)))
+        let route = Route(id: nextStreamID, filters: filters, matcher: SubscriptionMatcher(filters: filters))
         routes.append(route)
         actions.append(.openStream(id: route.id, filters: filters))
         for subscription in subscriptions {

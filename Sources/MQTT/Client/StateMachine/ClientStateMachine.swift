@@ -52,12 +52,9 @@ struct ClientStateMachine<PublishToken, RequestToken> {
     struct Route {
         var id: Int
         var filters: [String]
-        var matchers: [TopicMatcher]
+        var matcher: SubscriptionMatcher
 
-        func matches(_ topic: String) -> Bool {
-            for matcher in matchers where matcher.matches(topic) { return true }
-            return false
-        }
+        func matches(_ topic: String) -> Bool { matcher.matches(topic) }
     }
 
     /// What was negotiated on the current connection, and its state.
