@@ -39,6 +39,39 @@ struct BenchMQTTTests {
         #expect(out.contains("MB/s"))
     }
 
+    /// `--sealed`: after each plaintext run one sealed run per suite, through the sealed client on both sides;
+    /// at QoS 1 nothing may be lost or duplicated, and every envelope opened (the counts come from the payloads).
+    @Test func sealedRunsFollowEachPlaintextRun() throws {
+        let result = try CLIRunner.run(
+            [
+                "bench-mqtt", "--count", "400", "--qos", "1", "--size", "64", "--sealed",
+                "xchacha20poly1305,hmac-sha256",
+            ],
+            timeout: .seconds(120))
+        #expect(result.status == 0, "stderr: \(result.err)")
+        let lines = result.out.split(separator: "\n").filter { $0.hasPrefix("result ") }
+        #expect(
+            lines.map { $0.split(separator: " ").last ?? "" } == [
+                "mode=plaintext", "mode=xchacha20poly1305", "mode=hmac-sha256",
+            ])
+        for line in lines {
+            #expect(line.contains(" received=400 ") && line.contains(" lost=0 ") && line.contains(" duplicates=0 "))
+        }
+        #expect(result.out.contains("sealed xchacha20poly1305"))
+    }
+
+    @Test(arguments: [
+        (["--sealed", "ed25519"], "mqtt-seal: bench-mqtt --sealed: unknown suite 'ed25519'; use xchacha20poly1305"),
+        (["--sealed", "aes256gcm,aes256gcm"], "mqtt-seal: bench-mqtt --sealed: aes256gcm is listed twice"),
+        (["--sealed", "xchacha20poly1305", "--store", "/tmp"], "mqtt-seal: bench-mqtt: --sealed and --store cannot"),
+    ])
+    func sealedRefusesBadSuites(arguments: [String], message: String) throws {
+        let result = try CLIRunner.run(["bench-mqtt", "--count", "10"] + arguments)
+        #expect(result.status == 64, "stderr: \(result.err)")
+        #expect(result.err.hasPrefix(message), "stderr: \(result.err)")
+        #expect(result.err.split(separator: "\n").count == 1)
+    }
+
     @Test func externalBrokerThatIsNotThereExits74() throws {
         let result = try CLIRunner.run(["bench-mqtt", "--host", "127.0.0.1", "--port", "1", "--count", "10"])
         #expect(result.status == 74, "stderr: \(result.err)")

@@ -77,6 +77,73 @@ struct EnvelopeRoundTripTests {
         }
     }
 
+    @Test("opening into a caller's buffer writes exactly the payload", arguments: Configuration.all)
+    func openInto(_ configuration: Configuration) throws {
+        let harness = try Harness(configuration)
+        for size in [0, 1, 64, 1000] {
+            let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ 3) }
+            let context: [UInt8]? = size == 1 ? [4, 2] : nil
+            let envelope = try harness.sealer.seal(payload, topic: "plant/7/temp", context: context)
+            var output = [UInt8](repeating: 0xEE, count: size + 8)
+            let opened = try envelope.withUnsafeBytes { bytes in
+                try output.withUnsafeMutableBytes { out in
+                    try withOptionalBytes(context) { contextBytes throws(SealError) in
+                        try harness.opener.open(bytes, topic: "plant/7/temp", context: contextBytes, into: out)
+                    }
+                }
+            }
+            #expect(opened.payloadCount == size)
+            #expect(Array(output[..<size]) == payload)
+            #expect(output[size...].allSatisfy { $0 == 0xEE })
+            #expect(opened.mode == configuration.mode && opened.keyID == harness.sealer.keyID)
+            #expect(opened.signer == harness.signingKey?.id)
+        }
+    }
+
+    @Test("opening into a buffer too small is refused with invalidArgument and writes nothing")
+    func openIntoShortBuffer() throws {
+        for configuration in Configuration.all {
+            let harness = try Harness(configuration)
+            let envelope = try harness.sealer.seal([1, 2, 3], topic: "t")
+            var output = [UInt8](repeating: 0xEE, count: 2)
+            expectMisuse(.invalidArgument) {
+                _ = try envelope.withUnsafeBytes { bytes in
+                    try output.withUnsafeMutableBytes { try harness.opener.open(bytes, topic: "t", into: $0) }
+                }
+            }
+            #expect(output.allSatisfy { $0 == 0xEE }, "\(configuration)")
+        }
+    }
+
+    @Test("a rejection after the payload was written wipes it: replay, and a forged AES-GCM tag")
+    func openIntoWipesOnRejection() throws {
+        for configuration in Configuration.all {
+            let harness = try Harness(configuration)
+            let payload = [UInt8](repeating: 0x42, count: 48)
+            let envelope = try harness.sealer.seal(payload, topic: "t")
+            var output = [UInt8](repeating: 0xEE, count: envelope.count)
+            func openIntoOutput(_ bytes: [UInt8]) throws(SealError) {
+                let result = bytes.withUnsafeBytes { input in
+                    output.withUnsafeMutableBytes { out in
+                        Result { () throws(SealError) in try harness.opener.open(input, topic: "t", into: out) }
+                    }
+                }
+                _ = try result.get()
+            }
+            try openIntoOutput(envelope)
+            #expect(Array(output[..<48]) == payload)
+            // The same envelope again: it decrypts (or verifies) into the buffer, then the replay window refuses it.
+            #expect { try openIntoOutput(envelope) } throws: { ($0 as? SealError)?.reason == .replayed }
+            #expect(output[..<48].allSatisfy { $0 == 0 }, "\(configuration): replayed plaintext left behind")
+            // A flipped last byte: tag, MAC or signature fails; OpenSSL's AES-GCM writes before it checks the tag.
+            output = [UInt8](repeating: 0xEE, count: envelope.count)
+            var forged = try harness.sealer.seal(payload, topic: "t")
+            forged[forged.count - 1] ^= 1
+            #expect { try openIntoOutput(forged) } throws: { ($0 as? SealError)?.code == .rejected }
+            #expect(output.allSatisfy { $0 == 0 || $0 == 0xEE }, "\(configuration): forged plaintext left behind")
+        }
+    }
+
     @Test("overheads: default suite 41 bytes, a signature adds 64")
     func overheads() throws {
         let expected: [String: Int] = [

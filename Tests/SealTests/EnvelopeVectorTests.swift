@@ -88,21 +88,46 @@ struct EnvelopeVectorTests {
             let retained: Bool = try Self.field(test, "retained")
             let envelope = try Self.bytes(test, "envelope")
             let result: String = try Self.field(test, "result")
-            let opener = Opener(
-                keys: group.keys, replayGuard: ReplayGuard(policy: ReplayPolicy(window: window), clock: { now }))
-            for earlier in try Self.field(test, "before") as [String] {
-                _ = try opener.open(try #require(hex(earlier)), topic: topic, context: context)
-            }
-            do {
-                let opened = try opener.open(envelope, topic: topic, context: context, retained: retained)
-                #expect(result == "valid", "tcId \(id) (\(comment)): opened, expected \(result)")
-                #expect(opened.payload == hex(test["payload"] as? String), "tcId \(id): payload")
-                #expect(Int(opened.keyID) == test["kid"] as? Int, "tcId \(id): kid")
-                #expect(Int(opened.senderID) == test["sid"] as? Int, "tcId \(id): sid")
-                #expect(opened.signer.map { Int($0) } == test["signer"] as? Int, "tcId \(id): signer")
-            } catch {
-                #expect(error.code == .rejected, "tcId \(id): every rejection has the one code")
-                #expect(error.reason.description == result, "tcId \(id) (\(comment)): rejected as \(error.reason)")
+            // Every vector twice: through the array API and into a caller's buffer, each with a fresh reader.
+            for intoBuffer in [false, true] {
+                let opener = Opener(
+                    keys: group.keys, replayGuard: ReplayGuard(policy: ReplayPolicy(window: window), clock: { now }))
+                for earlier in try Self.field(test, "before") as [String] {
+                    _ = try opener.open(try #require(hex(earlier)), topic: topic, context: context)
+                }
+                var output = [UInt8](repeating: 0xEE, count: envelope.count)
+                do throws(SealError) {
+                    let opened: (payload: [UInt8], keyID: UInt32, senderID: UInt32, signer: UInt32?)
+                    if intoBuffer {
+                        let result = envelope.withUnsafeBytes { bytes in
+                            output.withUnsafeMutableBytes { out in
+                                Result { () throws(SealError) in
+                                    guard let context else {
+                                        return try opener.open(bytes, topic: topic, retained: retained, into: out)
+                                    }
+                                    return try context.withUnsafeBytes { contextBytes in
+                                        Result { () throws(SealError) in
+                                            try opener.open(
+                                                bytes, topic: topic, context: contextBytes, retained: retained,
+                                                into: out)
+                                        }
+                                    }.get()
+                                }
+                            }
+                        }
+                        let into = try result.get()
+                        opened = (Array(output[..<into.payloadCount]), into.keyID, into.senderID, into.signer)
+                    } else {
+                        let message = try opener.open(envelope, topic: topic, context: context, retained: retained)
+                        opened = (message.payload, message.keyID, message.senderID, message.signer)
+                    }
+                } catch {
+                    #expect(error.code == .rejected, "tcId \(id): every rejection has the one code")
+                    #expect(
+                        error.reason.description == result, "tcId \(id) (\(comment)): rejected as \(error.reason)")
+                    // Nothing of a rejected message stays in the buffer: untouched, or wiped.
+                    #expect(output.allSatisfy { $0 == 0xEE || $0 == 0 }, "tcId \(id): plaintext left behind")
+                }
             }
         }
     }

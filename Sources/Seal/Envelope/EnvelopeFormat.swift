@@ -75,12 +75,23 @@ enum EnvelopeFormat {
         _ body: (UnsafeRawBufferPointer) -> R
     ) -> R {
         let length = aadBytes(topic: topic.count, context: context.count)
-        return withUnsafeTemporaryAllocation(byteCount: length, alignment: 8) { buffer in
-            let p = buffer.baseAddress!
+        func build(_ p: UnsafeMutableRawPointer) -> R {
             p.copyMemory(from: header, byteCount: headerBytes)
             _ = writeBinding(p + headerBytes, topic: topic, context: context)
-            return body(UnsafeRawBufferPointer(buffer))
+            return body(UnsafeRawBufferPointer(start: p, count: length))
         }
+        // Most AADs (topics up to ~100 bytes, no context) fit a fixed stack buffer, which costs no runtime call.
+        guard length > MemoryLayout<SmallAAD>.size else {
+            var small = SmallAAD()
+            return withUnsafeMutableBytes(of: &small) { build($0.baseAddress!) }
+        }
+        return withUnsafeTemporaryAllocation(byteCount: length, alignment: 8) { build($0.baseAddress!) }
+    }
+
+    /// 128 bytes of stack for ``withAAD(header:topic:context:_:)``.
+    private struct SmallAAD {
+        var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var more: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     }
 
     /// Calls `body` with the signature input:

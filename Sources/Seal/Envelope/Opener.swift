@@ -42,7 +42,8 @@ public final class Opener: Sendable {
             Result { () throws(SealError) -> OpenedMessage in
                 try withOptionalBytes(context) { contextBytes throws(SealError) in
                     try withUTF8Bytes(topic) { topicBytes throws(SealError) in
-                        try open(bytes, topic: topic, topicBytes: topicBytes, context: contextBytes, retained: retained)
+                        try openMessage(
+                            bytes, topic: topic, topicBytes: topicBytes, context: contextBytes, retained: retained)
                     }
                 }
             }
@@ -55,16 +56,89 @@ public final class Opener: Sendable {
         retained: Bool = false
     ) throws(SealError) -> OpenedMessage {
         try withUTF8Bytes(topic) { topicBytes throws(SealError) in
-            try open(
+            try openMessage(
                 envelope, topic: topic, topicBytes: topicBytes,
                 context: context ?? UnsafeRawBufferPointer(start: nil, count: 0), retained: retained)
         }
     }
 
-    private func open(
+    /// Opens an envelope into a buffer the caller owns: no allocation. Same rules as the array variants; on any
+    /// rejection `output` holds no plaintext.
+    ///
+    /// - Parameter output: room for the payload, written at its start; `envelope.count` bytes are always enough.
+    /// - Returns: what was verified, and how many payload bytes were written.
+    /// - Throws: ``SealError`` with code ``SealError/Code/rejected`` for every rejection;
+    ///   ``SealError/Code/invalidArgument`` when the envelope is well formed but its payload does not fit `output`
+    ///   (nothing is written).
+    public func open(
+        _ envelope: UnsafeRawBufferPointer, topic: String, context: UnsafeRawBufferPointer? = nil,
+        retained: Bool = false, into output: UnsafeMutableRawBufferPointer
+    ) throws(SealError) -> OpenedEnvelope {
+        try withUTF8Bytes(topic) { topicBytes throws(SealError) in
+            let context = context ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            let checked = try check(
+                envelope, topic: topic, topicBytes: topicBytes, context: context, retained: retained)
+            guard checked.payloadCount <= output.count else {
+                throw SealError(
+                    .invalidArgument, .misuse, "output buffer below the \(checked.payloadCount) payload bytes")
+            }
+            guard let out = output.baseAddress, checked.payloadCount > 0 else {
+                // Nothing to write; an AEAD still authenticates (into a byte of scratch).
+                var scratch: UInt8 = 0
+                return try verify(checked, envelope, topicBytes: topicBytes, context: context, into: &scratch)
+            }
+            let payload = out.assumingMemoryBound(to: UInt8.self)
+            do throws(SealError) {
+                return try verify(checked, envelope, topicBytes: topicBytes, context: context, into: payload)
+            } catch {
+                // A failed tag (AES-GCM writes before it checks), a bad signature or a replay after the payload
+                // was written: leave no plaintext behind.
+                Sodium.wipe(UnsafeMutableRawBufferPointer(start: out, count: checked.payloadCount))
+                throw error
+            }
+        }
+    }
+
+    private func openMessage(
         _ envelope: UnsafeRawBufferPointer, topic: String, topicBytes: UnsafeRawBufferPointer,
         context: UnsafeRawBufferPointer, retained: Bool
     ) throws(SealError) -> OpenedMessage {
+        let checked = try check(envelope, topic: topic, topicBytes: topicBytes, context: context, retained: retained)
+        var result: Result<OpenedEnvelope, SealError> = .failure(.rejected(.authenticationFailed))
+        let payload = [UInt8](unsafeUninitializedCapacity: max(checked.payloadCount, 1)) { buffer, initialized in
+            result = Result { () throws(SealError) in
+                try verify(checked, envelope, topicBytes: topicBytes, context: context, into: buffer.baseAddress!)
+            }
+            if case .success = result {
+                initialized = checked.payloadCount
+            } else {
+                Sodium.wipe(UnsafeMutableRawBufferPointer(buffer))
+                initialized = 0
+            }
+        }
+        return OpenedMessage(payload: payload, envelope: try result.get())
+    }
+
+    /// An envelope that passed the checks before any cryptography: its header, the key and signer it names,
+    /// and its layout.
+    private struct Checked {
+        let header: EnvelopeHeader
+        let key: SealKey?
+        let signer: VerifyingKey?
+        /// The clock reading of the freshness check.
+        let now: UInt64
+        let payloadCount: Int
+        /// Envelope bytes before the signature (all of them when unsigned).
+        let signedLength: Int
+        let retained: Bool
+    }
+
+    /// Size limits, header, freshness, key and signer lookup and the length checks: everything that needs no
+    /// cryptography, in the order of Specs/envelope.md §4.2.
+    private func check(
+        _ envelope: UnsafeRawBufferPointer, topic: String, topicBytes: UnsafeRawBufferPointer,
+        context: UnsafeRawBufferPointer, retained: Bool
+    ) throws(SealError) -> Checked {
         guard envelope.count <= EnvelopeFormat.maxEnvelopeBytes else { throw .rejected(.malformed) }
         guard topicBytes.count <= EnvelopeFormat.maxTopicBytes else { throw .rejected(.badTopic) }
         guard context.count <= EnvelopeFormat.maxContextBytes else { throw .rejected(.malformed) }
@@ -106,34 +180,46 @@ public final class Opener: Sendable {
         }
         guard envelope.count >= fixed + signatureBytes else { throw .rejected(.malformed) }
         let signedLength = envelope.count - signatureBytes
-        let payloadCount = signedLength - fixed
-        let base = envelope.baseAddress!
+        return Checked(
+            header: header, key: key, signer: signer, now: now, payloadCount: signedLength - fixed,
+            signedLength: signedLength, retained: retained)
+    }
 
-        // Encrypt-then-sign: the signature covers the ciphertext; AEAD first (cheaper), then the signature.
-        let payload: [UInt8]
-        switch key?.primitive {
+    /// The cryptography of a checked envelope, writing its `payloadCount` payload bytes to `payload`: the AEAD
+    /// decrypts there, the clear modes copy there once the MAC verified. Then the signature (encrypt-then-sign:
+    /// it covers the ciphertext; the AEAD, cheaper, goes first) and the replay window, which only authenticated
+    /// messages touch. On a throw `payload` may hold bytes that the caller must wipe.
+    private func verify(
+        _ checked: Checked, _ envelope: UnsafeRawBufferPointer, topicBytes: UnsafeRawBufferPointer,
+        context: UnsafeRawBufferPointer, into payload: UnsafeMutablePointer<UInt8>
+    ) throws(SealError) -> OpenedEnvelope {
+        let headerBytes = EnvelopeFormat.headerBytes
+        let base = envelope.baseAddress!
+        let payloadCount = checked.payloadCount
+        switch checked.key?.primitive {
         case .xchacha(let cipher):
             let random = EnvelopeFormat.xchachaRandomBytes
             let sealed = UnsafeRawBufferPointer(start: base + headerBytes + random, count: payloadCount + 16)
-            payload = try Self.decrypt(count: payloadCount) { out in
-                withUnsafeTemporaryAllocation(byteCount: XChaCha20Poly1305.nonceBytes, alignment: 8) { nonce in
-                    nonce.baseAddress!.copyMemory(from: base + 1, byteCount: headerBytes - 1)
-                    (nonce.baseAddress! + headerBytes - 1).copyMemory(from: base + headerBytes, byteCount: random)
-                    return EnvelopeFormat.withAAD(header: base, topic: topicBytes, context: context) { aad in
-                        cipher.open(
-                            into: out, ciphertextAndTag: sealed, aad: aad, nonce: UnsafePointer(nonce.mutableBytes))
-                    }
+            // The 24-byte nonce, on the stack: header[1..<17] (kid, sid, seq) || the 8 random bytes.
+            var nonce: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            let valid = withUnsafeMutableBytes(of: &nonce) { nonce in
+                nonce.baseAddress!.copyMemory(from: base + 1, byteCount: headerBytes - 1)
+                (nonce.baseAddress! + headerBytes - 1).copyMemory(from: base + headerBytes, byteCount: random)
+                return EnvelopeFormat.withAAD(header: base, topic: topicBytes, context: context) { aad in
+                    cipher.open(
+                        into: payload, ciphertextAndTag: sealed, aad: aad,
+                        nonce: nonce.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 }
             }
+            guard valid else { throw .rejected(.authenticationFailed) }
         case .aes(let cipher):
             let ivBytes = EnvelopeFormat.aesIVBytes
             let sealed = UnsafeRawBufferPointer(start: base + headerBytes + ivBytes, count: payloadCount + 16)
             let iv = UnsafePointer((base + headerBytes).assumingMemoryBound(to: UInt8.self))
-            payload = try Self.decrypt(count: payloadCount) { out in
-                EnvelopeFormat.withAAD(header: base, topic: topicBytes, context: context) { aad in
-                    cipher.open(into: out, ciphertextAndTag: sealed, aad: aad, iv: iv)
-                }
+            let valid = EnvelopeFormat.withAAD(header: base, topic: topicBytes, context: context) { aad in
+                cipher.open(into: payload, ciphertextAndTag: sealed, aad: aad, iv: iv)
             }
+            guard valid else { throw .rejected(.authenticationFailed) }
         case .hmac(let mac):
             let clear = UnsafeRawBufferPointer(start: base + headerBytes, count: payloadCount)
             let tag = UnsafeRawBufferPointer(start: base + headerBytes + payloadCount, count: EnvelopeFormat.macBytes)
@@ -141,40 +227,30 @@ public final class Opener: Sendable {
                 mac.verify(tag: tag, first: aad, second: clear)
             }
             guard valid else { throw .rejected(.authenticationFailed) }
-            payload = Array(clear)
+            if payloadCount > 0 {
+                UnsafeMutableRawPointer(payload).copyMemory(from: clear.baseAddress!, byteCount: payloadCount)
+            }
         case nil:
-            payload = Array(UnsafeRawBufferPointer(start: base + headerBytes, count: payloadCount))
+            if payloadCount > 0 {
+                UnsafeMutableRawPointer(payload).copyMemory(from: base + headerBytes, byteCount: payloadCount)
+            }
         }
 
-        if let signer {
-            let signedBody = UnsafeRawBufferPointer(start: base, count: signedLength)
-            let signature = UnsafeRawBufferPointer(start: base + signedLength, count: signatureBytes)
+        let header = checked.header
+        if let signer = checked.signer {
+            let signatureBytes = EnvelopeFormat.signatureBytes
+            let signedBody = UnsafeRawBufferPointer(start: base, count: checked.signedLength)
+            let signature = UnsafeRawBufferPointer(start: base + checked.signedLength, count: signatureBytes)
             let valid = EnvelopeFormat.withSignatureInput(signedBody: signedBody, topic: topicBytes, context: context) {
                 signer.isValidSignature(signature, for: $0)
             }
             guard valid else { throw .rejected(.badSignature) }
         }
-
-        // Only authenticated messages touch the replay state.
-        if let replayGuard, !retained {
-            try replayGuard.accept(kid: header.kid, sid: header.sid, seq: header.seq, now: now)
+        if let replayGuard, !checked.retained {
+            try replayGuard.accept(kid: header.kid, sid: header.sid, seq: header.seq, now: checked.now)
         }
-        return OpenedMessage(
-            payload: payload, mode: header.mode, keyID: header.kid, senderID: header.sid, sequence: header.seq,
-            sealedForRetain: header.retain, signer: signer?.id)
-    }
-
-    /// Allocates the plaintext once and lets `body` decrypt into it; wipes and rejects on failure.
-    @inline(__always)
-    private static func decrypt(count: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Bool) throws(SealError) -> [UInt8]
-    {
-        var ok = false
-        let plain = [UInt8](unsafeUninitializedCapacity: max(count, 1)) { buffer, initialized in
-            ok = body(buffer.baseAddress!)
-            if !ok { buffer.initialize(repeating: 0) }
-            initialized = ok ? count : 0
-        }
-        guard ok else { throw .rejected(.authenticationFailed) }
-        return plain
+        return OpenedEnvelope(
+            payloadCount: payloadCount, mode: header.mode, keyID: header.kid, senderID: header.sid,
+            sequence: header.seq, sealedForRetain: header.retain, signer: checked.signer?.id)
     }
 }

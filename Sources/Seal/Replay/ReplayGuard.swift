@@ -82,6 +82,10 @@ public final class ReplayGuard: Sendable {
         var senders: [UInt64: Sender] = [:]
         /// New (untracked) senders must be above this.
         var evictionFloor: UInt64 = 0
+        /// The pair of the last accepted message and where it sits in `senders`: consecutive messages of one
+        /// sender (a batch from one socket read) skip the hash lookup. Cleared whenever `senders` changes shape
+        /// (an insertion or removal invalidates dictionary indices); updating a sender in place keeps it valid.
+        var last: (pair: UInt64, index: Dictionary<UInt64, Sender>.Index)?
     }
 
     /// Creates a guard.
@@ -131,11 +135,16 @@ public final class ReplayGuard: Sendable {
         let maxSenders = policy.maxSenders
         let staleBefore = now >= policy.maxAgeMilliseconds ? now - policy.maxAgeMilliseconds : 0
         let failure: SealError.Reason? = state.withLock { state in
+            if let last = state.last, last.pair == pair {
+                return state.senders.values[last.index].accept(seq, window: window)
+            }
             if let index = state.senders.index(forKey: pair) {
                 // In place: no rehash, no copy of the window.
+                state.last = (pair, index)
                 return state.senders.values[index].accept(seq, window: window)
             }
             guard seq > state.evictionFloor else { return .outsideWindow }
+            state.last = nil
             if state.senders.count >= maxSenders {
                 Self.makeRoom(&state, staleBefore: staleBefore, maxSenders: maxSenders)
             }

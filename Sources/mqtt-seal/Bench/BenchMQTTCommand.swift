@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LocalBroker
 import MQTT
+import Seal
 
 /// `mqtt-seal bench-mqtt`: plaintext MQTT throughput, publisher -> mosquitto -> subscriber on loopback.
 struct BenchMQTTCommand: AsyncParsableCommand {
@@ -17,6 +18,11 @@ struct BenchMQTTCommand: AsyncParsableCommand {
             the last messages after the publisher is done. Rates are received messages per second from the \
             first publish to the last arrival; MB/s counts payload bytes (10^6). Build with -c release for \
             meaningful figures. Each run ends with one machine-readable `result` line.
+
+            --sealed SUITES also measures the sealed path the same way: after each plaintext run, one run per \
+            suite with the sealed client of this package on both sides (a fresh in-memory key, unsigned), \
+            against the same broker, so the sealed and the plaintext rates come from one loop and one \
+            broker configuration (the `result` line names the mode).
 
             Exit codes: 0 measured; 64 usage; 74 the broker could not be started or reached, or a client \
             failed; 77 the broker refused the connection.
@@ -72,6 +78,12 @@ struct BenchMQTTCommand: AsyncParsableCommand {
             valueName: "folder"))
     var store: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Also measure sealed, after each plaintext run: comma-separated xchacha20poly1305, aes256gcm, hmac-sha256.",
+            valueName: "suites"))
+    var sealed: String?
+
     func run() async throws {
         try await runReportingFailures {
             let plan = try makePlan()
@@ -118,6 +130,12 @@ struct BenchMQTTCommand: AsyncParsableCommand {
                             run.store = mode
                             try await run.run().report()
                         }
+                        for suite in plan.sealedSuites {
+                            var run = MQTTThroughput(
+                                host: endpoint.host, port: endpoint.port, plan: plan, qos: qos, size: size)
+                            run.sealing = suite
+                            try await run.run().report()
+                        }
                     }
                 }
             } catch {
@@ -138,12 +156,30 @@ struct BenchMQTTCommand: AsyncParsableCommand {
             sizes.append(try BrokerOptions.integer(String(item), flag: "--size", in: 1...1_048_576))
         }
         let queued = try BrokerOptions.integer(maxQueued, flag: "--max-queued", in: 0...100_000_000)
-        return MQTTThroughput.Plan(
+        var suites: [Suite] = []
+        if let sealed {
+            if store != nil { throw CLIFailure(.usage, "bench-mqtt: --sealed and --store cannot be combined") }
+            let symmetric: [Suite] = [.xchacha20poly1305, .aes256gcm, .hmacSHA256]
+            for item in sealed.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let suite = Suite(rawValue: String(item)), symmetric.contains(suite) else {
+                    throw CLIFailure(
+                        .usage,
+                        "bench-mqtt --sealed: unknown suite '\(item)'; use xchacha20poly1305, aes256gcm or hmac-sha256")
+                }
+                guard !suites.contains(suite) else {
+                    throw CLIFailure(.usage, "bench-mqtt --sealed: \(suite.rawValue) is listed twice")
+                }
+                suites.append(suite)
+            }
+        }
+        var plan = MQTTThroughput.Plan(
             version: try BrokerOptions.protocolVersion(protocolVersion),
             qosLevels: levels, sizes: sizes,
             count: try BrokerOptions.integer(count, flag: "--count", in: 1...10_000_000),
             timeLimit: .seconds(try BrokerOptions.integer(timeLimit, flag: "--time-limit", in: 1...600)),
             maxInflight: try BrokerOptions.integer(maxInflight, flag: "--max-inflight", in: 1...65_535),
             maxQueued: queued, storeFolder: store)
+        plan.sealedSuites = suites
+        return plan
     }
 }

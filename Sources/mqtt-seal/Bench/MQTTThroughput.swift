@@ -1,6 +1,10 @@
 import Foundation
+import Logging
 import MQTT
 import NIOCore
+import Seal
+import SealKeyring
+import SealedMQTT
 import Synchronization
 
 /// One throughput run: a publisher and a subscriber client, `count` messages of `size` bytes at one QoS.
@@ -16,6 +20,9 @@ struct MQTTThroughput: Sendable {
         var maxQueued: Int
         /// With a folder, QoS 1/2 runs are repeated with the publisher's session store in it (see ``StoreMode``).
         var storeFolder: String?
+        /// Symmetric suites to measure sealed (`SealedMQTTClient` on both sides), each run right after the
+        /// plaintext run of the same QoS and size, against the same broker.
+        var sealedSuites: [Suite] = []
     }
 
     /// Whether the publisher keeps its session on disk during a run.
@@ -42,6 +49,8 @@ struct MQTTThroughput: Sendable {
         var receiveSeconds: Double
         var stoppedByTimeLimit: Bool
         var store: StoreMode
+        /// The suite the run sealed with, or nil for plaintext.
+        var sealing: Suite?
 
         var lost: Int { sent - unique }
         var publishRate: Double { publishSeconds > 0 ? Double(sent) / publishSeconds : 0 }
@@ -53,8 +62,10 @@ struct MQTTThroughput: Sendable {
             let limited = stoppedByTimeLimit ? " (stopped by --time-limit)" : ""
             let lossPercent = sent > 0 ? Double(lost) * 100 / Double(sent) : 0
             let stored = store == .none ? "" : ", session store (\(store.rawValue))"
+            let sealed = sealing.map { ", sealed \($0.rawValue)" } ?? ""
             print(
-                "run         QoS \(qos.rawValue), \(size) B payload, \(requested) messages, MQTT \(version)\(stored)")
+                "run         QoS \(qos.rawValue), \(size) B payload, \(requested) messages, MQTT \(version)"
+                    + "\(stored)\(sealed)")
             print(
                 "  published \(sent) in \(fixed(publishSeconds, 3)) s: \(fixed(publishRate, 0)) msg/s\(limited)")
             print(
@@ -65,7 +76,8 @@ struct MQTTThroughput: Sendable {
                 "result qos=\(qos.rawValue) size=\(size) protocol=\(version) sent=\(sent) received=\(received) "
                     + "lost=\(lost) duplicates=\(duplicates) seconds=\(fixed(receiveSeconds, 3)) "
                     + "msg_per_s=\(fixed(receiveRate, 0)) mb_per_s=\(fixed(megabytesPerSecond, 2)) "
-                    + "publish_msg_per_s=\(fixed(publishRate, 0)) store=\(store.rawValue)")
+                    + "publish_msg_per_s=\(fixed(publishRate, 0)) store=\(store.rawValue) "
+                    + "mode=\(sealing?.rawValue ?? "plaintext")")
         }
     }
 
@@ -75,6 +87,8 @@ struct MQTTThroughput: Sendable {
     let qos: MQTTQoS
     let size: Int
     var store = StoreMode.none
+    /// Seal with a fresh in-memory key of this suite (nil: plaintext on the raw client).
+    var sealing: Suite?
 
     /// Counters the receiver updates and the publisher side watches.
     final class Progress: Sendable {
@@ -104,38 +118,100 @@ struct MQTTThroughput: Sendable {
         let storeFolder = plan.storeFolder.map { $0 + "/bench-\(tag)" }
         defer { if let storeFolder { try? FileManager.default.removeItem(atPath: storeFolder) } }
         let publisher = try makeClient("mqtt-seal-bench-pub-\(tag)", storeFolder: storeFolder)
+        let sealed = try sealing.map { suite throws(CLIFailure) in
+            let keys = try Self.keys(suite)
+            return (
+                subscriber: SealedMQTTClient(client: subscriber, keys: keys, configuration: Self.sealedConfiguration),
+                publisher: SealedMQTTClient(client: publisher, keys: keys, configuration: Self.sealedConfiguration)
+            )
+        }
+        func disconnect() async {
+            if let sealed {
+                await sealed.subscriber.disconnect()
+                await sealed.publisher.disconnect()
+            } else {
+                await subscriber.disconnect()
+                await publisher.disconnect()
+            }
+        }
         do {
-            try await subscriber.connect()
-            try await publisher.connect()
+            if let sealed {
+                try await sealed.subscriber.connect()
+                try await sealed.publisher.connect()
+            } else {
+                try await subscriber.connect()
+                try await publisher.connect()
+            }
         } catch {
-            await subscriber.disconnect()
-            await publisher.disconnect()
+            await disconnect()
             throw BrokerOptions.connectFailure(error, endpoint: endpoint)
         }
         let result: Result
-        do {
-            result = try await measure(subscriber: subscriber, publisher: publisher, topic: topic, endpoint: endpoint)
+        do throws(CLIFailure) {
+            if let sealed {
+                let sealedPublisher = sealed.publisher
+                let stream: SealedMessageStream
+                do {
+                    stream = try await sealed.subscriber.subscribe(to: topic, qos: qos)
+                } catch {
+                    throw BrokerOptions.brokerFailure(
+                        error, doing: "bench-mqtt: subscribe", endpoint: endpoint, version: plan.version)
+                }
+                result = try await measure(stream, endpoint: endpoint) { payload in
+                    _ = try await sealedPublisher.publish(to: topic, payload: payload, qos: qos)
+                } sequence: { message in
+                    message.payload.count >= 8
+                        ? message.payload.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) }
+                        : nil
+                }
+            } else {
+                let stream: MQTTMessageStream
+                do {
+                    stream = try await subscriber.subscribe(to: topic, qos: qos)
+                } catch {
+                    throw BrokerOptions.brokerFailure(
+                        error, doing: "bench-mqtt: subscribe", endpoint: endpoint, version: plan.version)
+                }
+                result = try await measure(stream, endpoint: endpoint) { payload in
+                    _ = try await publisher.publish(to: topic, payload: payload, qos: qos)
+                } sequence: { message in
+                    message.payload.getInteger(at: message.payload.readerIndex, as: UInt64.self)
+                }
+            }
         } catch {
-            await subscriber.disconnect()
-            await publisher.disconnect()
+            await disconnect()
             throw error
         }
-        await subscriber.disconnect()
-        await publisher.disconnect()
+        await disconnect()
         return result
     }
 
-    private func measure(
-        subscriber: MQTTClient, publisher: MQTTClient, topic: String, endpoint: String
-    ) async throws(CLIFailure) -> Result {
-        let stream: MQTTMessageStream
+    /// A keyring in memory with one primary key of `suite` on every topic, shared by publisher and subscriber.
+    private static func keys(_ suite: Suite) throws(CLIFailure) -> KeyringSnapshot {
+        var keyring = Keyring()
         do {
-            stream = try await subscriber.subscribe(to: topic, qos: qos)
+            try keyring.promote(try keyring.addKey(suite: suite))
         } catch {
-            throw BrokerOptions.brokerFailure(
-                error, doing: "bench-mqtt: subscribe", endpoint: endpoint, version: plan.version)
+            throw CLIFailure(.usage, "bench-mqtt --sealed: \(error.message)")
         }
+        return KeyringSnapshot(keyring)
+    }
 
+    /// Unsigned sealing on every topic; the sealed client's defaults otherwise, and a quiet logger.
+    private static var sealedConfiguration: SealedMQTTConfiguration {
+        var logger = Logger(label: "mqtt-seal.bench-mqtt")
+        logger.logLevel = .critical
+        // `SealedPolicy(default:)` of an unsigned policy cannot fail.
+        let policy = (try? SealedPolicy(default: SealedTopicPolicy(signing: .never))) ?? .standard
+        return SealedMQTTConfiguration(policy: policy, logger: logger)
+    }
+
+    /// Publishes `plan.count` messages through `publish` while a task reads `stream`, each message's sequence
+    /// number taken by `sequence` (nil for payloads shorter than 8 bytes).
+    private func measure<Stream: AsyncSequence & Sendable>(
+        _ stream: Stream, endpoint: String, publish: @escaping @Sendable (ByteBuffer) async throws -> Void,
+        sequence: @escaping @Sendable (Stream.Element) -> UInt64?
+    ) async throws(CLIFailure) -> Result {
         let progress = Progress()
         let count = plan.count
         let receiver = Task { () -> Tally in
@@ -144,9 +220,7 @@ struct MQTTThroughput: Sendable {
             do {
                 for try await message in stream {
                     tally.received += 1
-                    if let sequence = message.payload.getInteger(at: message.payload.readerIndex, as: UInt64.self),
-                        let index = Int(exactly: sequence), index < count
-                    {
+                    if let sequence = sequence(message), let index = Int(exactly: sequence), index < count {
                         let bit = UInt64(1) << UInt64(index % 64)
                         if seen[index / 64] & bit != 0 {
                             tally.duplicates += 1
@@ -190,7 +264,7 @@ struct MQTTThroughput: Sendable {
                         stoppedByTimeLimit = true
                         break
                     }
-                    try await publisher.publish(to: topic, payload: payload(sent), qos: qos)
+                    try await publish(payload(sent))
                     sent += 1
                 }
             } else {
@@ -207,7 +281,7 @@ struct MQTTThroughput: Sendable {
                             running -= 1
                         }
                         let message = payload(sent)
-                        group.addTask { _ = try await publisher.publish(to: topic, payload: message, qos: qos) }
+                        group.addTask { try await publish(message) }
                         running += 1
                         sent += 1
                     }
@@ -237,7 +311,7 @@ struct MQTTThroughput: Sendable {
             unique: size < 8 ? min(tally.unique, sent) : tally.unique, duplicates: tally.duplicates,
             publishSeconds: Double(published - start) / 1e9,
             receiveSeconds: tally.received > 0 ? Double(lastArrival - start) / 1e9 : 0,
-            stoppedByTimeLimit: stoppedByTimeLimit, store: store)
+            stoppedByTimeLimit: stoppedByTimeLimit, store: store, sealing: sealing)
     }
 
     private func makeClient(_ id: String, storeFolder: String? = nil) throws(CLIFailure) -> MQTTClient {
