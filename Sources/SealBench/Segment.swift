@@ -147,12 +147,6 @@ struct Segment: Sendable {
                         let envelope = index < 0 ? prepared.warm[-index - 1] : prepared.measured[index]
                         try await mqtt.publish(to: topics[lane], payload: ByteBuffer(bytes: envelope), qos: qos)
                     }
-                    immediates.append(
-                        ImmediatePublisher(
-                            send: { lane, index, _ in
-                                try mqtt.publishWithoutWaiting(
-                                    to: topics[lane], payload: ByteBuffer(bytes: prepared.measured[index]))
-                            }, ready: { mqtt.canPublishWithoutWaiting }))
                 } else {
                     let sealed = SealedMQTTClient(
                         client: mqtt, keys: keys.publisher, configuration: sealedConfiguration)
@@ -225,8 +219,9 @@ struct Segment: Sendable {
             await sampler.run(
                 label: plan.label, size: size, index: index, count: count, progress: progress, client: watched)
         }
-        if case .rate(let rate) = plan.load, configuration.qos == 0 {
-            // QoS 0 open loop: one timer thread for all publishers (see OpenLoopPacer).
+        if case .rate(let rate) = plan.load, configuration.qos == 0, immediatePublishers.count == publishers {
+            // QoS 0 open loop: one timer thread for all publishers (see OpenLoopPacer). Presealed verify-scaling
+            // runs are closed loop and have no immediate publishers.
             let pacer = OpenLoopPacer(
                 rate: rate, limitPerPublisher: limitPerPublisher ?? BenchConfiguration.maximumCount,
                 deadline: deadline, lanes: lanes, size: size,
