@@ -80,14 +80,17 @@ struct OpenLoopPacer: Sendable {
         let count = publishers.count
         guard count > 0 else { return paced }
         // Linux's default timer slack (50 µs) would dominate the lateness; and under the default scheduler a
-        // woken thread waits behind the busy ones (on 2 cores: the broker, the event loops and the subscriber) for
-        // tens of µs. A real-time priority, where the system grants it (root or CAP_SYS_NICE), removes that wait;
-        // the thread sleeps between messages and spins at most `spinNanoseconds` per message, so it cannot starve
-        // the others. Without it the pacer runs at normal priority and its lateness shows the difference.
+        // woken thread can wait behind the busy ones (on 2 cores: the broker, the event loops and the subscriber).
+        // A real-time priority, where the system grants it (root or CAP_SYS_NICE), removes that wait. It is asked
+        // for only when the rate leaves the thread idle at least half the time (it spins up to `spinNanoseconds`
+        // per message), so a high rate never turns it into a real-time busy loop that starves the others. Without
+        // it the pacer runs at normal priority and its lateness shows the difference.
         _ = cpacer_set_timer_slack(1)
-        var priority = sched_param(sched_priority: 10)
-        _ = pthread_setschedparam(pthread_self(), SCHED_FIFO, &priority)
         let interval = 1e9 / rate
+        if interval >= 2 * Double(Self.spinNanoseconds) {
+            var priority = sched_param(sched_priority: 10)
+            _ = pthread_setschedparam(pthread_self(), SCHED_FIFO, &priority)
+        }
         let total = limitPerPublisher.multipliedReportingOverflow(by: count)
         let messages = total.overflow ? Int.max : total.partialValue
         var sequences = [UInt64](repeating: 0, count: count * lanes)
