@@ -65,7 +65,13 @@ public final class Opener: Sendable {
     /// Opens an envelope into a buffer the caller owns: no allocation. Same rules as the array variants; on any
     /// rejection `output` holds no plaintext.
     ///
-    /// - Parameter output: room for the payload, written at its start; `envelope.count` bytes are always enough.
+    /// - Parameters:
+    ///   - envelope: the received bytes.
+    ///   - topic: the concrete topic the message arrived on.
+    ///   - context: the application context the sender bound, if any.
+    ///   - retained: true when MQTT delivered the message with the retain flag; it must have been sealed with
+    ///     `retain: true`, and only its age is checked.
+    ///   - output: room for the payload, written at its start; `envelope.count` bytes are always enough.
     /// - Returns: what was verified, and how many payload bytes were written.
     /// - Throws: ``SealError`` with code ``SealError/Code/rejected`` for every rejection;
     ///   ``SealError/Code/invalidArgument`` when the envelope is well formed but its payload does not fit `output`
