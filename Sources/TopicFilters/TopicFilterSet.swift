@@ -4,8 +4,13 @@
 /// The answer is exactly that of asking every ``TopicPattern`` in the set: MQTT §4.7 matching on UTF-8 bytes, `#`
 /// matching its parent level, no wildcard in the first level matching a `$` topic, and a topic that is not a valid
 /// name (empty, or holding `+`, `#` or U+0000) matching nothing. Literal levels are found by a hash of their bytes
-/// and compared byte for byte, so matching allocates nothing.
+/// and compared byte for byte, so matching allocates nothing. Matching recurses once per level, so filters deeper
+/// than ``maximumTrieDepth`` levels (legal: a filter may have up to 32,768) are kept aside and asked in turn.
 public struct TopicFilterSet: Sendable {
+    /// Filters with more levels than this are matched one by one instead of through the trie, which bounds the
+    /// recursion of a match (it may run on a thread with a small stack).
+    public static let maximumTrieDepth = 128
+
     /// One trie node: the filters that continue, end or end in `#` after the levels that lead here.
     private struct Node: Sendable {
         /// Literal children by the FNV-1a hash of the level's bytes (collisions share a bucket).
@@ -24,6 +29,8 @@ public struct TopicFilterSet: Sendable {
     }
 
     private var nodes: [Node] = [Node()]
+    /// Filters deeper than ``maximumTrieDepth``, distinct.
+    private var deep: [TopicPattern] = []
     /// The distinct filters in the set.
     public private(set) var count = 0
 
@@ -37,6 +44,13 @@ public struct TopicFilterSet: Sendable {
 
     /// Adds a filter (adding one twice changes nothing).
     public mutating func insert(_ pattern: TopicPattern) {
+        guard pattern.levels.count <= Self.maximumTrieDepth else {
+            if !deep.contains(pattern) {
+                deep.append(pattern)
+                count += 1
+            }
+            return
+        }
         var node = 0
         for level in pattern.levels {
             switch level {
@@ -77,9 +91,10 @@ public struct TopicFilterSet: Sendable {
         guard !topic.isEmpty, count > 0 else { return false }
         for byte in topic where byte == 0 || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") { return false }
         let dollar = topic[0] == UInt8(ascii: "$")
-        return nodes.withUnsafeBufferPointer { nodes in
+        let found = nodes.withUnsafeBufferPointer { nodes in
             Self.match(nodes, 0, topic, from: 0, wildcardsAllowed: !dollar)
         }
+        return found || deep.contains { $0.matches(utf8: topic) }
     }
 
     /// Whether the filters below `index` match the topic's levels from `start` on.

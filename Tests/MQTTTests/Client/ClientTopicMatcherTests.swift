@@ -80,6 +80,23 @@ struct ClientSubscriptionMatcherTests {
         #expect(matched > compared / 10 && matched < compared * 9 / 10)
     }
 
+    /// A filter may have 32,768 levels; the trie keeps those deeper than its limit aside, so a match never
+    /// recurses that deep.
+    @Test func filtersDeeperThanTheTrieStillMatch() throws {
+        let levels = 30_000
+        let deepFilter = Array(repeating: "a", count: levels - 1).joined(separator: "/") + "/+"
+        let deepTopic = Array(repeating: "a", count: levels).joined(separator: "/")
+        let matcher = SubscriptionMatcher(filters: ["x/1", "x/2", "x/3", "x/4", deepFilter, "y/+"])
+        #expect(matcher.matches(deepTopic))
+        #expect(!matcher.matches(deepTopic + "/a"))
+        #expect(matcher.matches("y/7") && matcher.matches("x/3") && !matcher.matches("x/5"))
+        var set = TopicFilterSet()
+        set.insert(try TopicPattern(deepFilter))
+        set.insert(try TopicPattern(deepFilter))
+        #expect(set.count == 1)
+        #expect(set.matches(deepTopic) && !set.matches("a"))
+    }
+
     @Test func aTrieOfTenThousandFiltersFindsTheOneThatMatches() {
         var filters = (0..<9_999).map { "site/\($0)/+/temperature" }
         filters.append("plant/+/press/#")
