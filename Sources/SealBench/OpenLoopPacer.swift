@@ -63,20 +63,14 @@ struct OpenLoopPacer: Sendable {
             let job = PacerThread.Job { continuation.resume(returning: pace(publishers, counters)) }
             if !PacerThread.start(job) {
                 counters.fail("cannot start the pacer thread")
-                continuation.resume(returning: Paced(lateness: Self.emptyHistogram(), spinNanoseconds: 0))
+                continuation.resume(returning: Paced(lateness: SubscriberState.latencyHistogram(), spinNanoseconds: 0))
             }
         }
     }
 
-    static func emptyHistogram() -> Histogram<UInt64> {
-        Histogram<UInt64>(
-            lowestDiscernibleValue: 1, highestTrackableValue: SubscriberState.highestLatency,
-            numberOfSignificantValueDigits: .three)
-    }
-
     /// The pacing loop (on the pacer thread).
     private func pace(_ publishers: [ImmediatePublisher], _ counters: SegmentCounters) -> Paced {
-        var paced = Paced(lateness: Self.emptyHistogram(), spinNanoseconds: 0)
+        var paced = Paced(lateness: SubscriberState.latencyHistogram(), spinNanoseconds: 0)
         let count = publishers.count
         guard count > 0 else { return paced }
         // Linux's default timer slack (50 µs) would dominate the lateness; and under the default scheduler a

@@ -261,9 +261,7 @@ struct Segment: Sendable {
         result.complete = failure == nil
         result.sent = sent
         result.expected = sent * factor
-        var histogram = Histogram<UInt64>(
-            lowestDiscernibleValue: 1, highestTrackableValue: SubscriberState.highestLatency,
-            numberOfSignificantValueDigits: .three)
+        var histogram = SubscriberState.latencyHistogram()
         var perSecond: [Histogram<UInt64>] = []
         var corrupt = 0
         var duplicates = 0

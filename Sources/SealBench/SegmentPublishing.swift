@@ -58,9 +58,7 @@ extension Segment {
             size: plan.size, header: .init(publisher: 0, lane: 0, sequence: 0, sentNanoseconds: 0))
         let limit = Swift.min(limit ?? BenchConfiguration.maximumCount, BenchConfiguration.maximumCount)
         let qos0 = configuration.qos == 0
-        var lateness = Histogram<UInt64>(
-            lowestDiscernibleValue: 1, highestTrackableValue: SubscriberState.highestLatency,
-            numberOfSignificantValueDigits: .three)
+        var lateness = SubscriberState.latencyHistogram()
         defer {
             if !warm, case .rate = load { counters.pacerLateness.withLock { $0.add(lateness) } }
         }

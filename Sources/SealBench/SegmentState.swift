@@ -15,10 +15,7 @@ final class SegmentCounters: Sendable {
     let failure = Mutex<String?>(nil)
     /// Open loop: how late the publishers got to each measured message after its intended send time, merged when
     /// each publisher ends.
-    let pacerLateness = Mutex(
-        Histogram<UInt64>(
-            lowestDiscernibleValue: 1, highestTrackableValue: SubscriberState.highestLatency,
-            numberOfSignificantValueDigits: .three))
+    let pacerLateness = Mutex(SubscriberState.latencyHistogram())
 
     func fail(_ message: String) {
         failure.withLock { if $0 == nil { $0 = message } }
@@ -49,7 +46,14 @@ struct SubscriberOutcome: Sendable {
 
 /// The per-message work of a subscriber.
 struct SubscriberState: Sendable {
+    /// The largest latency (and pacer lateness) recorded, in microseconds: 60 s.
     static let highestLatency: UInt64 = 60_000_000
+
+    /// An empty histogram of microseconds up to ``highestLatency``, what every latency and lateness figure uses.
+    static func latencyHistogram(digits: SignificantDigits = .three) -> Histogram<UInt64> {
+        Histogram(
+            lowestDiscernibleValue: 1, highestTrackableValue: highestLatency, numberOfSignificantValueDigits: digits)
+    }
 
     let publishers: Int
     let size: Int
@@ -62,9 +66,7 @@ struct SubscriberState: Sendable {
         self.counters = counters
         outcome = SubscriberOutcome(
             tracker: SequenceTracker(publishers: publishers, lanes: lanes),
-            histogram: Histogram(
-                lowestDiscernibleValue: 1, highestTrackableValue: Self.highestLatency,
-                numberOfSignificantValueDigits: .three),
+            histogram: Self.latencyHistogram(),
             perSecond: [])
     }
 
@@ -86,10 +88,7 @@ struct SubscriberState: Sendable {
         let second = start > 0 && now > start ? Int((now - start) / 1_000_000_000) : 0
         if second < 4096 {
             while outcome.perSecond.count <= second {
-                outcome.perSecond.append(
-                    Histogram(
-                        lowestDiscernibleValue: 1, highestTrackableValue: Self.highestLatency,
-                        numberOfSignificantValueDigits: .two))
+                outcome.perSecond.append(Self.latencyHistogram(digits: .two))
             }
             _ = outcome.perSecond[second].record(latency)
         }

@@ -146,17 +146,20 @@ struct MQTTThroughput: Sendable {
             await disconnect()
             throw BrokerOptions.connectFailure(error, endpoint: endpoint)
         }
+        /// Subscribes, turning a refusal into the command's failure.
+        func subscribed<Stream>(_ subscribe: () async throws -> Stream) async throws(CLIFailure) -> Stream {
+            do {
+                return try await subscribe()
+            } catch {
+                throw BrokerOptions.brokerFailure(
+                    error, doing: "bench-mqtt: subscribe", endpoint: endpoint, version: plan.version)
+            }
+        }
         let result: Result
         do throws(CLIFailure) {
             if let sealed {
                 let sealedPublisher = sealed.publisher
-                let stream: SealedMessageStream
-                do {
-                    stream = try await sealed.subscriber.subscribe(to: topic, qos: qos)
-                } catch {
-                    throw BrokerOptions.brokerFailure(
-                        error, doing: "bench-mqtt: subscribe", endpoint: endpoint, version: plan.version)
-                }
+                let stream = try await subscribed { try await sealed.subscriber.subscribe(to: topic, qos: qos) }
                 result = try await measure(stream, endpoint: endpoint) { payload in
                     _ = try await sealedPublisher.publish(to: topic, payload: payload, qos: qos)
                 } sequence: { message in
@@ -165,13 +168,7 @@ struct MQTTThroughput: Sendable {
                         : nil
                 }
             } else {
-                let stream: MQTTMessageStream
-                do {
-                    stream = try await subscriber.subscribe(to: topic, qos: qos)
-                } catch {
-                    throw BrokerOptions.brokerFailure(
-                        error, doing: "bench-mqtt: subscribe", endpoint: endpoint, version: plan.version)
-                }
+                let stream = try await subscribed { try await subscriber.subscribe(to: topic, qos: qos) }
                 result = try await measure(stream, endpoint: endpoint) { payload in
                     _ = try await publisher.publish(to: topic, payload: payload, qos: qos)
                 } sequence: { message in
