@@ -89,6 +89,10 @@ public struct SealedMessageStream: AsyncSequence, Sendable {
     /// batch (for tests of the memory bound).
     package var buffered: Int { reader.buffered }
 
+    /// QoS 0 messages dropped before they were judged because this subscription's consumer did not keep up and the
+    /// MQTT client keeps its other subscriptions flowing (`MQTTSlowSubscriptionPolicy.isolate`); 0 otherwise.
+    public var droppedCount: Int { reader.dropped }
+
     /// Creates the iterator.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(reader: reader) }
 

@@ -99,6 +99,64 @@ struct SealedReceivePathTests {
         await subscriber.disconnect()
     }
 
+    /// With `MQTTSlowSubscriptionPolicy.isolate`, a subscription nobody reads does not hold back another one: at QoS 0
+    /// its overflow is dropped and counted, at QoS 1 its overflow waits unacknowledged at the client (the broker's
+    /// in-flight window, raised here from mosquitto's 20, and the buffer bound how many). Read later, the QoS 1
+    /// subscription gets every message once, in order, and the withheld PUBACKs let the broker go on.
+    @Test(arguments: [MQTTQoS.atMostOnce, .atLeastOnce])
+    func aStalledSubscriptionDoesNotStallTheOthers(qos: MQTTQoS) async throws {
+        let broker = try await LocalBroker.start(.init(maxInflightMessages: 1000, maxQueuedMessages: 100_000))
+        defer { broker.stopNow() }
+        let keys = try KeyringFixture { keyring throws(KeyringError) in try addPrimary(&keyring) }
+        let capacity = 64
+        let subscriber = try await broker.sealedClient(
+            "stalled-sub-\(qos.rawValue)", keys: try keys.watcher(),
+            mqtt: {
+                $0.subscriptionBufferCapacity = capacity
+                $0.slowSubscriptionPolicy = .isolate
+            })
+        let publisher = try await broker.sealedClient("stalled-pub-\(qos.rawValue)", keys: try keys.watcher())
+        let stalled = try await subscriber.subscribe(to: "stalled/#", qos: qos)
+        let kept = try await subscriber.subscribe(to: "kept/#", qos: qos)
+        // At QoS 0 more than one socket read can carry (NIO reads at most 4 x 64 KiB at once); at QoS 1 below twice
+        // the capacity, so the stream never falls back to pausing.
+        let flood = qos == .atMostOnce ? 3_000 : 100
+        let keptCount = 50
+        // The kept subscription's consumer reads all along; nobody reads the stalled one.
+        async let reading = collect(kept, count: keptCount, seconds: 20)
+        for index in 0..<flood {
+            try await publisher.publish(to: "stalled/x", payload: bytes("stalled \(index)"), qos: qos)
+        }
+        for index in 0..<keptCount {
+            try await publisher.publish(to: "kept/x", payload: bytes("kept \(index)"), qos: qos)
+        }
+        let received = try await reading
+        #expect(received.map(\.payloadString) == (0..<keptCount).map { "kept \($0)" })
+        if qos == .atMostOnce {
+            // Everything for the stalled subscription arrived before the kept messages (one publisher, one
+            // subscriber connection): the buffer holds the first `capacity`, the rest were dropped and counted.
+            // The stream kept what came before its buffer was full at the end of a socket read, and dropped the rest.
+            let buffered = stalled.buffered
+            #expect(buffered >= capacity && buffered < flood)
+            #expect(stalled.droppedCount == flood - buffered)
+            let first = try await collect(stalled, count: buffered)
+            #expect(first.map(\.payloadString) == (0..<buffered).map { "stalled \($0)" })
+        } else {
+            #expect(stalled.droppedCount == 0)
+            let all = try await collect(stalled, count: flood, seconds: 20)
+            #expect(all.map(\.payloadString) == (0..<flood).map { "stalled \($0)" })
+            // The withheld PUBACKs went out: the broker keeps delivering QoS 1 on both subscriptions.
+            try await publisher.publish(to: "stalled/x", payload: bytes("after"), qos: qos)
+            try await publisher.publish(to: "kept/x", payload: bytes("after"), qos: qos)
+            #expect(try await collect(stalled, count: 1).map(\.payloadString) == ["after"])
+            #expect(try await collect(kept, count: 1).map(\.payloadString) == ["after"])
+        }
+        let statistics = await subscriber.statistics
+        #expect(statistics.rejected == 0 && statistics.duplicates == 0)
+        await publisher.disconnect()
+        await subscriber.disconnect()
+    }
+
     /// Judged messages belong to the stream, not to one iterator: a loop that stops early and a new loop over the
     /// same stream together see every message once.
     @Test func aNewIteratorContinuesWhereTheLastStopped() async throws {

@@ -38,6 +38,11 @@ final class ClientCore: @unchecked Sendable {
     private var streams: [Int: StreamBox] = [:]
     /// Streams whose waiting consumer is woken when the current socket read has been delivered.
     private var streamsToWake: [StreamBox] = []
+    /// The withheld acknowledgement of the message being delivered, between its `deliver` and `acknowledge`
+    /// actions (``MQTTSlowSubscriptionPolicy/isolate``).
+    private var acknowledgementHold: AcknowledgementHold?
+    /// Socket reads completed: a stream full since an earlier read has a consumer that is not keeping up.
+    private var socketReads = 0
     /// QoS 0 publishes whose caller waits for the socket to become writable.
     private var writabilityWaiters: [PublishPromise] = []
     private var closedWaiters: [EventLoopPromise<Void>] = []
@@ -335,6 +340,7 @@ final class ClientCore: @unchecked Sendable {
     /// The end of one socket read: wakes each consumer that waited for messages once, however many arrived.
     func readComplete() {
         loop.assertInEventLoop()
+        socketReads &+= 1
         guard !streamsToWake.isEmpty else { return }
         let streams = streamsToWake
         streamsToWake.removeAll(keepingCapacity: true)
@@ -419,6 +425,15 @@ final class ClientCore: @unchecked Sendable {
             return loop.makeSucceededFuture(nil)
         }
         return promise.futureResult.map { $0 }
+    }
+
+    /// A consumer took messages whose acknowledgement was withheld (called from the consumer's thread).
+    private func withheldAcknowledgementsTaken(_ acks: [UnroutedMessages.DeferredAck]) {
+        loop.execute {
+            var actions = Actions()
+            self.machine.withheldAcknowledgementsTaken(acks, &actions)
+            self.run(actions)
+        }
     }
 
     /// A stream's consumer drained it (called from the consumer's thread).
@@ -593,21 +608,50 @@ final class ClientCore: @unchecked Sendable {
             writabilityWaiters.removeAll()
             for waiter in waiters { waiter.fail(error) }
         case .openStream(let id, let filters):
-            streams[id] = StreamBox(id: id, topicFilters: filters, capacity: configuration.subscriptionBufferCapacity) {
-                [weak self] id in
-                self?.streamDrained(id)
-            }
-        case .deliver(let message, let id):
+            streams[id] = StreamBox(
+                id: id, topicFilters: filters, capacity: configuration.subscriptionBufferCapacity,
+                policy: configuration.slowSubscriptionPolicy,
+                onResume: { [weak self] id in self?.streamDrained(id) },
+                onRelease: { [weak self] acks in self?.withheldAcknowledgementsTaken(acks) })
+        case .deliver(let message, let id, let ack):
             guard let stream = streams[id] else { return }
-            let outcome = stream.yield(message)
+            let outcome = stream.yield(message, ack: ack, hold: &acknowledgementHold, read: socketReads)
             if outcome.wakeConsumer { streamsToWake.append(stream) }
+            if outcome.firstDrop {
+                logger.warning(
+                    "the subscription to \(stream.topicFilters) does not keep up: its QoS 0 messages are dropped while its buffer is full"
+                )
+            }
             if outcome.pauseReading {
                 var actions = Actions()
                 machine.streamFull(id, &actions)
                 run(actions)
             }
-        case .finishStream(let id, let error):
-            streams.removeValue(forKey: id)?.finish(error.map { .failure($0) } ?? .success(()))
+        case .acknowledge(let ack):
+            // Sent now, unless a stream holds the message with its acknowledgement withheld: then whoever lets go
+            // of the last reference sends it (this one, when the consumer already took the message).
+            if let hold = acknowledgementHold {
+                acknowledgementHold = nil
+                guard hold.release() else {
+                    machine.acknowledgementWithheld(ack)
+                    return
+                }
+            }
+            switch ack {
+            case .puback(let id, _): perform(.send(.puback(MQTTPubAck(packetIdentifier: id))))
+            case .pubrec(let id): perform(.send(.pubrec(MQTTPubAck(packetIdentifier: id))))
+            }
+        case .finishStream(let id, let error, let discard):
+            guard let stream = streams.removeValue(forKey: id) else { return }
+            stream.finish(error.map { .failure($0) } ?? .success(()))
+            if discard {
+                let due = stream.discardBuffered()
+                if !due.isEmpty {
+                    var actions = Actions()
+                    machine.withheldAcknowledgementsTaken(due, &actions)
+                    run(actions)
+                }
+            }
         case .terminated(let error):
             reconnectTask?.cancel()
             reconnectTask = nil

@@ -148,6 +148,9 @@ public struct MQTTClientConfiguration: Sendable {
     public var usesOutgoingTopicAliases: Bool
     /// Per-subscription buffer of received messages; see ``MQTTMessageStream`` for the policy.
     public var subscriptionBufferCapacity: Int
+    /// What happens when a subscription's buffer is full: pause reading for every subscription (the default,
+    /// lossless) or keep the others flowing (``MQTTSlowSubscriptionPolicy/isolate``).
+    public var slowSubscriptionPolicy: MQTTSlowSubscriptionPolicy
     /// Bound on CONNECT -> CONNACK (and the TCP/TLS connect).
     public var connectTimeout: Duration
     /// Bound on SUBSCRIBE -> SUBACK and UNSUBSCRIBE -> UNSUBACK.
@@ -188,6 +191,7 @@ public struct MQTTClientConfiguration: Sendable {
         self.topicAliasMaximum = 1024
         self.usesOutgoingTopicAliases = true
         self.subscriptionBufferCapacity = 1024
+        self.slowSubscriptionPolicy = .pauseReading
         self.connectTimeout = .seconds(10)
         self.requestTimeout = .seconds(10)
         self.reconnect = MQTTReconnectPolicy()

@@ -220,6 +220,9 @@ final class SubscriptionReader: Sendable {
     /// Messages received and not yet returned: the MQTT stream's buffer plus the judged rest of a batch.
     var buffered: Int { raw.bufferedCount + ready.withLock { $0.count } }
 
+    /// QoS 0 messages the MQTT stream dropped while its consumer did not keep up.
+    var dropped: Int { raw.droppedCount }
+
     func next() async throws -> SealedMessage? {
         while true {
             if let message = ready.withLock({ $0.popFirst() }) { return message }

@@ -1,5 +1,7 @@
+import Dispatch
 import LocalBroker
 import NIOCore
+import NIOPosix
 import Testing
 
 @testable import MQTT
@@ -44,16 +46,29 @@ struct BrokerDeliveryTests {
         #expect(early?.code == .notConnected)
         #expect(unconnected.canPublishWithoutWaiting)
         let subscriber = try await broker.connectedClient()
-        let publisher = try await broker.connectedClient()
+        // The publisher has an event loop of its own, which the test holds busy while it publishes: the loop takes
+        // no submission until the client has pushed back (a loop that keeps up would never push back).
+        let publisherLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let publisher = try MQTTClient(configuration: broker.clientConfiguration(), eventLoopGroup: publisherLoop)
+        try await publisher.connect()
         let stream = try await subscriber.subscribe(to: "w/#", qos: .atMostOnce)
         // More than the submissions' high-water mark in one go, so the client pushes back at least once.
         let count = PublishSubmissions.highWaterMark * 2
         var pushedBack = 0
+        let loopHeld = DispatchSemaphore(value: 0)
+        publisherLoop.next().execute { loopHeld.wait() }
+        var released = false
+        defer { if !released { loopHeld.signal() } }
         try await withThrowingTaskGroup(of: [MQTTMessage].self) { group in
             group.addTask { try await collect(stream, count: count, seconds: 30) }
             for index in 0..<count {
                 if try !publisher.publishWithoutWaiting(to: "w/\(index % 4)", payload: payload("m\(index)")) {
                     pushedBack += 1
+                    if !released {
+                        #expect(index == PublishSubmissions.highWaterMark)
+                        released = true
+                        loopHeld.signal()
+                    }
                     while !publisher.canPublishWithoutWaiting { try await Task.sleep(for: .milliseconds(1)) }
                 }
             }
@@ -68,6 +83,7 @@ struct BrokerDeliveryTests {
         }
         #expect(late?.code == .clientShutDown)
         await subscriber.disconnect()
+        try await publisherLoop.shutdownGracefully()
     }
 
     @Test(arguments: qosCases)

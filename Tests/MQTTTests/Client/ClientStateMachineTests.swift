@@ -194,6 +194,47 @@ import Testing
             ])
     }
 
+    @Test func aWithheldPubrecIsNotSentForAResendAndGoesOutWhenTheConsumerTakesTheMessage() {
+        var driver = MachineDriver()
+        _ = driver.connect()
+        _ = driver.subscribe(9, to: ["a/#"])
+        _ = driver.receive(.suback(MQTTSubAck(packetIdentifier: 1, reasonCodes: [.grantedQoS2])))
+        #expect(driver.incoming("q", topic: "a/1", qos: .exactlyOnce, id: 5) == ["deliver q to 1", "PUBREC 5"])
+        // The driver's full stream kept the message and withheld the PUBREC.
+        _ = driver.step { machine, _ in machine.acknowledgementWithheld(.pubrec(packetIdentifier: 5)) }
+        // A resend of it is neither delivered again nor acknowledged while the consumer has not taken it.
+        #expect(driver.incoming("q", topic: "a/1", qos: .exactlyOnce, id: 5) == [])
+        #expect(
+            driver.step { $0.withheldAcknowledgementsTaken([.pubrec(packetIdentifier: 5)], &$1) } == ["PUBREC 5"])
+        // Released once: a second release (a stale report) sends nothing.
+        #expect(driver.step { $0.withheldAcknowledgementsTaken([.pubrec(packetIdentifier: 5)], &$1) } == [])
+    }
+
+    @Test func withheldAcknowledgementsOfAnEarlierConnectionOrALostSessionAreNotSent() {
+        var driver = MachineDriver()
+        _ = driver.connect()
+        _ = driver.subscribe(9, to: ["a/#"])
+        _ = driver.receive(.suback(MQTTSubAck(packetIdentifier: 1, reasonCodes: [.grantedQoS2])))
+        _ = driver.incoming("q1", topic: "a/1", qos: .atLeastOnce, id: 4)
+        _ = driver.incoming("q2", topic: "a/1", qos: .exactlyOnce, id: 5)
+        _ = driver.step { machine, _ in machine.acknowledgementWithheld(.pubrec(packetIdentifier: 5)) }
+        let connectionID = driver.machine.connection?.id ?? -1
+        // On the same connection both go out.
+        #expect(
+            driver.step {
+                $0.withheldAcknowledgementsTaken([.puback(packetIdentifier: 4, connectionID: connectionID)], &$1)
+            } == ["PUBACK 4"])
+        _ = driver.close()
+        _ = driver.step { $0.reconnectTimerFired(&$1) }
+        _ = driver.connect(initial: false, sessionPresent: false)
+        // A PUBACK for the old connection and a PUBREC of a session the broker no longer has are not sent.
+        #expect(
+            driver.step {
+                $0.withheldAcknowledgementsTaken(
+                    [.puback(packetIdentifier: 4, connectionID: connectionID), .pubrec(packetIdentifier: 5)], &$1)
+            } == [])
+    }
+
     @Test func quotaExceededWithOthersInFlightRequeuesFirstAndShrinksTheWindow() {
         var driver = MachineDriver()
         var properties = MQTTProperties()
@@ -297,7 +338,7 @@ import Testing
         _ = driver.receive(.suback(MQTTSubAck(packetIdentifier: 1, reasonCodes: [.grantedQoS1, .grantedQoS1])))
         _ = driver.subscribe(2, to: ["shared/#"])
         _ = driver.receive(.suback(MQTTSubAck(packetIdentifier: 2, reasonCodes: [.grantedQoS1])))
-        #expect(driver.step { $0.streamAbandoned(1, &$1) } == ["finish stream 1", "UNSUBSCRIBE 3", "timer 3"])
+        #expect(driver.step { $0.streamAbandoned(1, &$1) } == ["finish stream 1 discard", "UNSUBSCRIBE 3", "timer 3"])
         // A message already on its way for the abandoned filter is acknowledged and dropped, not kept.
         #expect(driver.incoming("late", topic: "a/x", qos: .atLeastOnce, id: 9) == ["PUBACK 9"])
         // The filter the other stream still uses keeps delivering there.

@@ -131,8 +131,11 @@ func describe(_ action: Machine.Action) -> String? {
     case .failRequest(let token, let error): return "request \(token) failed \(error.code)"
     case .failWritabilityWaiters: return nil
     case .openStream(let id, let filters): return "open stream \(id) \(filters.joined(separator: ","))"
-    case .deliver(let message, let id): return "deliver \(String(buffer: message.payload)) to \(id)"
-    case .finishStream(let id, let error): return "finish stream \(id)" + (error.map { " \($0.code)" } ?? "")
+    case .deliver(let message, let id, _): return "deliver \(String(buffer: message.payload)) to \(id)"
+    case .acknowledge(.puback(let id, _)): return "PUBACK \(id)"
+    case .acknowledge(.pubrec(let id)): return "PUBREC \(id)"
+    case .finishStream(let id, let error, let discard):
+        return "finish stream \(id)" + (error.map { " \($0.code)" } ?? "") + (discard ? " discard" : "")
     case .terminated(let error): return "terminated" + (error.map { " \($0.code) " + hex($0.reasonCode) } ?? "")
     case .persist(let record): return "store " + describe(record)
     case .log: return nil

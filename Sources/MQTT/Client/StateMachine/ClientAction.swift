@@ -62,9 +62,15 @@ extension ClientStateMachine {
         /// Create the stream `id` for `filters` (before any message is delivered to it).
         case openStream(id: Int, filters: [String])
         /// Hand `message` to stream `id`; a full buffer is reported back with ``ClientStateMachine/streamFull(_:_:)``.
-        case deliver(MQTTMessage, streamID: Int)
-        /// End stream `id` after its buffered messages (with `error`, or normally).
-        case finishStream(id: Int, error: MQTTError?)
+        /// `ack` is the acknowledgement a following ``acknowledge(_:)`` sends: a stream that isolates its slow
+        /// consumer may hold the message and withhold it (``MQTTSlowSubscriptionPolicy/isolate``).
+        case deliver(MQTTMessage, streamID: Int, ack: UnroutedMessages.DeferredAck? = nil)
+        /// Send the acknowledgement of the message just delivered, unless a stream withheld it (then it is sent when
+        /// the last such stream's consumer takes the message: ``ClientStateMachine/withheldAcknowledgementsTaken``).
+        case acknowledge(UnroutedMessages.DeferredAck)
+        /// End stream `id` after its buffered messages (with `error`, or normally); `discard`: nobody will read it,
+        /// so its buffered messages go now (and their withheld acknowledgements with them).
+        case finishStream(id: Int, error: MQTTError?, discard: Bool = false)
 
         // The client
         /// The client stopped for good (`nil`: a deliberate shutdown): refuse new publishes, complete `closed()`.

@@ -93,12 +93,13 @@ extension ClientStateMachine {
             packetIdentifier: publish.packetIdentifier)
         switch publish.qos {
         case .atMostOnce:
-            if !deliver(message, &actions) { _ = keepUnrouted(message, ack: nil, &actions) }
+            if !deliver(message, ack: nil, &actions) { _ = keepUnrouted(message, ack: nil, &actions) }
         case .atLeastOnce:
             guard let id = publish.packetIdentifier else { return }
-            if deliver(message, &actions)
-                || keepUnrouted(message, ack: .puback(packetIdentifier: id, connectionID: connection.id), &actions)
-            {
+            let ack = UnroutedMessages.DeferredAck.puback(packetIdentifier: id, connectionID: connection.id)
+            if deliver(message, ack: ack, &actions) {
+                actions.append(.acknowledge(ack))
+            } else if keepUnrouted(message, ack: ack, &actions) {
                 actions.append(.send(.puback(MQTTPubAck(packetIdentifier: id))))
             }
         case .exactlyOnce:
@@ -107,10 +108,13 @@ extension ClientStateMachine {
             // delivered again.
             if incomingQoS2.insert(id).inserted {
                 if persistsSession { actions.append(.persist(.incomingReceived(packetIdentifier: id))) }
-                if deliver(message, &actions) || keepUnrouted(message, ack: .pubrec(packetIdentifier: id), &actions) {
+                let ack = UnroutedMessages.DeferredAck.pubrec(packetIdentifier: id)
+                if deliver(message, ack: ack, &actions) {
+                    actions.append(.acknowledge(ack))
+                } else if keepUnrouted(message, ack: ack, &actions) {
                     actions.append(.send(.pubrec(MQTTPubAck(packetIdentifier: id))))
                 }
-            } else if !unrouted.withholdsPubrec(id) {
+            } else if !unrouted.withholdsPubrec(id) && !withheldPubrecs.contains(id) {
                 actions.append(.send(.pubrec(MQTTPubAck(packetIdentifier: id))))
             }
         }
@@ -145,14 +149,33 @@ extension ClientStateMachine {
         }
     }
 
-    /// Hands `message` to every matching stream; `false` if none matched.
-    private func deliver(_ message: MQTTMessage, _ actions: inout Actions) -> Bool {
+    /// Hands `message` to every matching stream; `false` if none matched. `ack` is what acknowledges it (nil at
+    /// QoS 0): the caller follows a delivery with ``Action/acknowledge(_:)``.
+    private func deliver(_ message: MQTTMessage, ack: UnroutedMessages.DeferredAck?, _ actions: inout Actions) -> Bool {
         var delivered = false
         for route in routes where route.matches(message.topic) {
             delivered = true
-            actions.append(.deliver(message, streamID: route.id))
+            actions.append(.deliver(message, streamID: route.id, ack: ack))
         }
         return delivered
+    }
+
+    /// The driver held the message just delivered in a stream that isolates its slow consumer and did not send
+    /// `ack`: a resend of a withheld QoS 2 message must not be acknowledged before the consumer takes it.
+    mutating func acknowledgementWithheld(_ ack: UnroutedMessages.DeferredAck) {
+        if case .pubrec(let id) = ack { withheldPubrecs.insert(id) }
+    }
+
+    /// The consumers took the messages whose acknowledgements were withheld (or their stream was discarded): send
+    /// those that are still valid. A PUBACK belongs to the connection its PUBLISH came on; a PUBREC to the session,
+    /// and only while the session still waits for it.
+    mutating func withheldAcknowledgementsTaken(_ acks: [UnroutedMessages.DeferredAck], _ actions: inout Actions) {
+        var valid: [UnroutedMessages.DeferredAck] = []
+        for ack in acks {
+            if case .pubrec(let id) = ack, withheldPubrecs.remove(id) == nil { continue }
+            valid.append(ack)
+        }
+        sendDeferredAcks(valid, &actions)
     }
 
     /// Buffers a message no stream matched (see ``UnroutedMessages``); whether to acknowledge it now.
@@ -175,14 +198,18 @@ extension ClientStateMachine {
     /// Sends acknowledgements withheld for unrouted messages that a subscription has now taken (or that were
     /// dropped). A PUBACK is only valid on the connection its PUBLISH came on; the broker resends otherwise.
     private func sendDeferredAcks(_ entries: [UnroutedMessages.Entry], _ actions: inout Actions) {
-        guard isUsable, let connection else { return }
-        for entry in entries {
-            switch entry.deferredAck {
+        sendDeferredAcks(entries.compactMap(\.deferredAck), &actions)
+    }
+
+    private func sendDeferredAcks(_ acks: [UnroutedMessages.DeferredAck], _ actions: inout Actions) {
+        guard isUsable, let connection, !acks.isEmpty else { return }
+        for ack in acks {
+            switch ack {
             case .puback(let id, let connectionID) where connectionID == connection.id:
                 actions.append(.send(.puback(MQTTPubAck(packetIdentifier: id))))
             case .pubrec(let id):
                 actions.append(.send(.pubrec(MQTTPubAck(packetIdentifier: id))))
-            case .puback, nil:
+            case .puback:
                 break
             }
         }
@@ -327,7 +354,7 @@ extension ClientStateMachine {
     mutating func streamAbandoned(_ id: Int, token: RequestToken? = nil, _ actions: inout Actions) -> Bool {
         guard let index = routes.firstIndex(where: { $0.id == id }) else { return false }
         let route = routes.remove(at: index)
-        actions.append(.finishStream(id: id, error: nil))
+        actions.append(.finishStream(id: id, error: nil, discard: true))
         streamDrained(id, &actions)
         var orphaned: [String] = []
         for filter in route.filters where !orphaned.contains(where: { $0.utf8.elementsEqual(filter.utf8) }) {

@@ -114,6 +114,9 @@ struct ClientStateMachine<PublishToken, RequestToken> {
     var brokerRetainAvailable = true
     /// QoS 2 packet ids received and not yet released (PUBREL).
     var incomingQoS2: Set<UInt16> = []
+    /// QoS 2 packet ids whose PUBREC waits for a slow consumer to take the message
+    /// (``MQTTSlowSubscriptionPolicy/isolate``).
+    var withheldPubrecs: Set<UInt16> = []
     var requests: [UInt16: Request] = [:]
     var activeSubscriptions: [MQTTSubscription] = []
     var routes: [Route] = []
@@ -262,6 +265,7 @@ struct ClientStateMachine<PublishToken, RequestToken> {
         if !connack.sessionPresent {
             if persistsSession && !incomingQoS2.isEmpty { actions.append(.persist(.incomingCleared)) }
             incomingQoS2.removeAll()
+            withheldPubrecs.removeAll()
             unrouted.forgetDeferredAcks()
             if !activeSubscriptions.isEmpty {
                 let id = allocatePacketID()
@@ -420,6 +424,7 @@ struct ClientStateMachine<PublishToken, RequestToken> {
         let current = routes
         routes.removeAll()
         pausedStreams.removeAll()
+        withheldPubrecs.removeAll()
         unrouted.removeAll()
         for route in current { actions.append(.finishStream(id: route.id, error: error)) }
     }
