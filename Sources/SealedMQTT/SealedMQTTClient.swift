@@ -102,7 +102,7 @@ public final class SealedMQTTClient: Sendable, Service {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if let watcher = keys as? KeyringWatcher {
-                    group.addTask { await watcher.run() }
+                    group.addTask { await BlockingWork.poll(watcher) }
                 }
                 defer { group.cancelAll() }
                 try await client.run()

@@ -24,7 +24,8 @@ public protocol SealingKeySource: SealKeySource {
     /// The sealed client calls this when a message names a key id or signer id that the source does not know (or
     /// not on that topic), then opens the message once more: a publisher that picked up a rotated key a moment
     /// before this process did is not rejected. It must be cheap when nothing changed (a `KeyringWatcher` compares
-    /// the file's identity, one `stat`). The default does nothing and returns false.
+    /// the file's identity, one `stat`). The client calls it on a thread pool of its own, never on a cooperative
+    /// thread, so it may block on file I/O. The default does nothing and returns false.
     @discardableResult
     func refreshKeys() -> Bool
 }

@@ -115,7 +115,7 @@ public final class FleetDeviceAgent: Sendable, Service {
         do {
             // The file lock and the fsyncs block: they run on a thread pool, not on Swift's cooperative threads.
             let device = self.device
-            let result = try await Self.fileIO.runIfActive {
+            let result = try await BlockingWork.pool.runIfActive {
                 Result { () throws(FleetError) in try device.applyAndAcknowledge(payload) }
             }
             (outcome, ack) = try result.get()
@@ -131,7 +131,8 @@ public final class FleetDeviceAgent: Sendable, Service {
             }
             return
         }
-        if case .applied = outcome { onApplied() }
+        // The hook typically reloads a keyring watcher: file I/O as well.
+        if case .applied = outcome { await BlockingWork.run(onApplied) }
         // Counted once the ack is out, so a caller that waits for the count can disconnect at once.
         try await publish(ack, kind: .ack)
         switch outcome {
@@ -149,10 +150,6 @@ public final class FleetDeviceAgent: Sendable, Service {
             counters.withLock { $0.alreadyApplied += 1 }
         }
     }
-
-    /// Threads for the blocking part of applying a slot (lock, read, write, fsync), shared by every agent of the
-    /// process, so that many devices' writes overlap and none blocks the cooperative pool.
-    static let fileIO = NIOThreadPool._makePerpetualStartedPool(numberOfThreads: 16, threadNamePrefix: "fleet-io")
 
     private func sendReport(_ kind: FleetReport.Kind) async throws {
         try await publish(try device.report(kind).payload, kind: kind)

@@ -54,18 +54,45 @@ final class SubscriptionPipeline: Sendable {
     /// order, and the verdicts are applied in the batch's order, so delivery order is arrival order.
     func judge(_ batch: [MQTTMessage], into ready: inout [SealedMessage]) async {
         if lanes > 1 && batch.count > 1 && batch.contains(where: Self.isSigned) {
-            for verdict in await judgeInLanes(batch) {
-                if let message = apply(verdict) { ready.append(message) }
+            for (message, first) in zip(batch, await judgeInLanes(batch)) {
+                let verdict = mayKnowAfterReload(first) ? await reloadAndJudge(message) : first
+                if let passed = apply(verdict) { ready.append(passed) }
             }
         } else {
             for message in batch {
-                if let passed = apply(judge(message)) { ready.append(passed) }
+                let first = judge(message)
+                let verdict = mayKnowAfterReload(first) ? await reloadAndJudge(message) : first
+                if let passed = apply(verdict) { ready.append(passed) }
             }
         }
     }
 
     /// Judges a message that came alone; the message when it passes.
-    func judgeOne(_ message: MQTTMessage) -> SealedMessage? { apply(judge(message)) }
+    func judgeOne(_ message: MQTTMessage) async -> SealedMessage? {
+        let first = judge(message)
+        return apply(mayKnowAfterReload(first) ? await reloadAndJudge(message) : first)
+    }
+
+    /// Whether a rejected message should be judged once more after a reload, and the gate let this caller reload.
+    ///
+    /// An unknown key or signer may be one this process has not loaded yet (the publisher reloaded first): reload
+    /// now and judge the message once more. Its first judgement failed before touching the replay state. At most
+    /// one reload per interval for the whole client (the gate), so a flood of unknown ids cannot keep the
+    /// subscriptions re-reading the keyring, and none waits for another's reload. The reload (file I/O, possibly
+    /// Argon2id, under the watcher's lock) runs on ``BlockingWork``'s threads, not on the consumer's.
+    private func mayKnowAfterReload(_ verdict: Verdict) -> Bool {
+        guard refreshesKeys, case .drop(let rejection) = verdict else { return false }
+        let reason = rejection.reason.sealReason
+        return (reason == .unknownKey || reason == .untrustedSigner) && refreshGate.tryEnter()
+    }
+
+    /// Reloads the keys (the gate let this caller through) and judges `message` again.
+    private func reloadAndJudge(_ message: MQTTMessage) async -> Verdict {
+        let keys = self.keys
+        _ = await BlockingWork.run { keys.refreshKeys() }
+        accounting.metrics.keyringReloads.increment()
+        return judge(message)
+    }
 
     /// Counts the verdict (and records a rejection); the message to hand over when it passed.
     private func apply(_ verdict: Verdict) -> SealedMessage? {
@@ -120,21 +147,8 @@ final class SubscriptionPipeline: Sendable {
         let topicPolicy = policy.policy(for: message.topic)
         let metrics = accounting.metrics
         let started = ContinuousClock.now
-        var result = message.payload.withUnsafeReadableBytes { bytes in
+        let result = message.payload.withUnsafeReadableBytes { bytes in
             openEnvelope(bytes, topic: message.topic, retained: message.retain)
-        }
-        // An unknown key or signer may be one this process has not loaded yet (the publisher reloaded first):
-        // reload now and try once more. The first attempt failed before touching the replay state. At most one
-        // reload per interval for the whole client (the gate), so a flood of unknown ids cannot keep the
-        // subscriptions re-reading the keyring, and none waits for another's reload.
-        if refreshesKeys, case .failure(let error) = result,
-            error.reason == .unknownKey || error.reason == .untrustedSigner, refreshGate.tryEnter()
-        {
-            keys.refreshKeys()
-            metrics.keyringReloads.increment()
-            result = message.payload.withUnsafeReadableBytes { bytes in
-                openEnvelope(bytes, topic: message.topic, retained: message.retain)
-            }
         }
         let elapsed = (ContinuousClock.now - started).components
         metrics.openDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
@@ -237,7 +251,7 @@ final class SubscriptionReader: Sendable {
             raw.takeBuffered(upTo: pipeline.batchLimit - 1, into: &batch)
             if batch.isEmpty {
                 // One message per read (a light load): no batch to build.
-                if let message = pipeline.judgeOne(first) { return message }
+                if let message = await pipeline.judgeOne(first) { return message }
                 continue
             }
             batch.insert(first, at: 0)
