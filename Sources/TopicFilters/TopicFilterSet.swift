@@ -6,6 +6,10 @@
 /// name (empty, or holding `+`, `#` or U+0000) matching nothing. Literal levels are found by a hash of their bytes
 /// and compared byte for byte, so matching allocates nothing. Matching recurses once per level, so filters deeper
 /// than ``maximumTrieDepth`` levels (legal: a filter may have up to 32,768) are kept aside and asked in turn.
+///
+/// Filters may carry a tag (``insert(_:tag:)``, for example an index into the caller's table):
+/// ``forEachMatch(utf8:_:)`` then reports the tag of every filter that matches a topic, so a caller picks among
+/// the matching entries without asking each of its filters.
 public struct TopicFilterSet: Sendable {
     /// Filters with more levels than this are matched one by one instead of through the trie, which bounds the
     /// recursion of a match (it may run on a thread with a small stack).
@@ -21,6 +25,9 @@ public struct TopicFilterSet: Sendable {
         var hash = false
         /// A filter ends exactly here.
         var end = false
+        /// The tags of the filters that end here with `#`, and of those that end exactly here.
+        var hashTags: [Int] = []
+        var endTags: [Int] = []
     }
 
     private struct Child: Sendable {
@@ -31,6 +38,8 @@ public struct TopicFilterSet: Sendable {
     private var nodes: [Node] = [Node()]
     /// Filters deeper than ``maximumTrieDepth``, distinct.
     private var deep: [TopicPattern] = []
+    /// Tagged filters deeper than ``maximumTrieDepth``.
+    private var deepTags: [(pattern: TopicPattern, tag: Int)] = []
     /// The distinct filters in the set.
     public private(set) var count = 0
 
@@ -44,11 +53,22 @@ public struct TopicFilterSet: Sendable {
 
     /// Adds a filter (adding one twice changes nothing).
     public mutating func insert(_ pattern: TopicPattern) {
+        insert(pattern, tag: nil)
+    }
+
+    /// Adds a filter with a tag that ``forEachMatch(utf8:_:)`` reports when the filter matches. The same filter may
+    /// be added with several tags (each is reported); it counts once in ``count``.
+    public mutating func insert(_ pattern: TopicPattern, tag: Int) {
+        insert(pattern, tag: Optional(tag))
+    }
+
+    private mutating func insert(_ pattern: TopicPattern, tag: Int?) {
         guard pattern.levels.count <= Self.maximumTrieDepth else {
             if !deep.contains(pattern) {
                 deep.append(pattern)
                 count += 1
             }
+            if let tag { deepTags.append((pattern, tag)) }
             return
         }
         var node = 0
@@ -57,6 +77,7 @@ public struct TopicFilterSet: Sendable {
             case .hash:
                 if !nodes[node].hash { count += 1 }
                 nodes[node].hash = true
+                if let tag { nodes[node].hashTags.append(tag) }
                 return
             case .plus:
                 if nodes[node].plus < 0 {
@@ -78,6 +99,7 @@ public struct TopicFilterSet: Sendable {
         }
         if !nodes[node].end { count += 1 }
         nodes[node].end = true
+        if let tag { nodes[node].endTags.append(tag) }
     }
 
     /// Whether some filter of the set matches a topic name.
@@ -95,6 +117,53 @@ public struct TopicFilterSet: Sendable {
             Self.match(nodes, 0, topic, from: 0, wildcardsAllowed: !dollar)
         }
         return found || deep.contains { $0.matches(utf8: topic) }
+    }
+
+    /// Calls `body` with the tag of every tagged filter that matches a topic name given as UTF-8 bytes (in no
+    /// particular order; each tag of a matching filter once). Untagged filters are not reported.
+    public func forEachMatch(utf8 topic: UnsafeBufferPointer<UInt8>, _ body: (Int) -> Void) {
+        guard !topic.isEmpty, count > 0 else { return }
+        for byte in topic where byte == 0 || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") { return }
+        let dollar = topic[0] == UInt8(ascii: "$")
+        nodes.withUnsafeBufferPointer { nodes in
+            Self.collect(nodes, 0, topic, from: 0, wildcardsAllowed: !dollar, body)
+        }
+        for entry in deepTags where entry.pattern.matches(utf8: topic) { body(entry.tag) }
+    }
+
+    /// Reports the tags of the filters below `index` that match the topic's levels from `start` on.
+    private static func collect(
+        _ nodes: UnsafeBufferPointer<Node>, _ index: Int, _ topic: UnsafeBufferPointer<UInt8>, from start: Int,
+        wildcardsAllowed: Bool, _ body: (Int) -> Void
+    ) {
+        let node = nodes[index]
+        if wildcardsAllowed { for tag in node.hashTags { body(tag) } }
+        var end = start
+        while end < topic.count && topic[end] != UInt8(ascii: "/") { end += 1 }
+        let last = end == topic.count
+        if !node.literals.isEmpty, let bucket = node.literals[fnv1a(topic, start, end)] {
+            for child in bucket where equal(child.level, topic, start, end) {
+                collectReached(nodes, child.node, topic, after: end, last: last, body)
+            }
+        }
+        if node.plus >= 0 && wildcardsAllowed {
+            collectReached(nodes, node.plus, topic, after: end, last: last, body)
+        }
+    }
+
+    /// Reports the matching tags once the level ending at `end` led to node `index`.
+    @inline(__always)
+    private static func collectReached(
+        _ nodes: UnsafeBufferPointer<Node>, _ index: Int, _ topic: UnsafeBufferPointer<UInt8>, after end: Int,
+        last: Bool, _ body: (Int) -> Void
+    ) {
+        guard last else {
+            collect(nodes, index, topic, from: end + 1, wildcardsAllowed: true, body)
+            return
+        }
+        // After the topic's last level: filters that end here, or continue with `#` (which matches the parent).
+        for tag in nodes[index].endTags { body(tag) }
+        for tag in nodes[index].hashTags { body(tag) }
     }
 
     /// Whether the filters below `index` match the topic's levels from `start` on.

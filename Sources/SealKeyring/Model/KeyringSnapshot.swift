@@ -1,5 +1,6 @@
 public import Seal
 import Synchronization
+import TopicFilters
 
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
@@ -24,6 +25,10 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
     /// every primary again. Cleared when full: memory stays bounded for any number of topics.
     private let selections = Mutex<[TopicBytes: UInt32]>([:])
     static let selectionCapacity = 4_096
+    /// Every filter of every primary, tagged with the primary's index in `primaries`: a topic's candidates in time
+    /// proportional to its levels, not to the number of primaries. Built on the first selection (a snapshot that
+    /// only opens, or a reload, does not pay for it).
+    private let primaryFilters = Mutex<TopicFilterSet?>(nil)
 
     /// Builds a snapshot (the keyring must satisfy its invariants, as every loaded or mutated keyring does).
     public convenience init(_ keyring: Keyring) {
@@ -79,11 +84,24 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
         let bytes = TopicBytes(topic)
         if let kid = selections.withLock({ $0[bytes] }), let key = keysByID[kid] { return key }
         try TopicFilter.validateTopic(topic)
-        var best: (key: KeyringKey, filter: TopicFilter)?
-        for key in primaries {
-            guard let filter = key.scope.bestMatch(topic) else { continue }
-            if let current = best, !Self.beats(filter, key.scope, current.filter, current.key.scope) { continue }
-            best = (key, filter)
+        let candidates = primaryFilterSet()
+        var best: (key: KeyringKey, filter: TopicFilter, index: Int)?
+        var name = topic
+        name.withUTF8 { utf8 in
+            candidates.forEachMatch(utf8: utf8) { index in
+                // A key with several matching filters is reported once per filter; its best one decides.
+                if let current = best, current.index == index { return }
+                let key = primaries[index]
+                guard let filter = key.scope.bestMatch(topic) else { return }
+                if let current = best {
+                    // The same choice as a scan of `primaries` in order: ties go to the earlier key.
+                    let wins =
+                        Self.beats(filter, key.scope, current.filter, current.key.scope)
+                        || (!Self.beats(current.filter, current.key.scope, filter, key.scope) && index < current.index)
+                    guard wins else { return }
+                }
+                best = (key, filter, index)
+            }
         }
         guard let selected = best?.key else {
             throw KeyringError(.noPrimary, "no primary key's topic filter matches topic \(TopicFilter.quoted(topic))")
@@ -93,6 +111,19 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
             selections[bytes] = selected.kid
         }
         return selected
+    }
+
+    /// The primaries' filters, tagged with their index (built once per snapshot).
+    private func primaryFilterSet() -> TopicFilterSet {
+        primaryFilters.withLock { built in
+            if let built { return built }
+            var set = TopicFilterSet()
+            for (index, key) in primaries.enumerated() {
+                for filter in key.scope.filters { set.insert(filter.pattern, tag: index) }
+            }
+            built = set
+            return set
+        }
     }
 
     /// Tie-break: more specific filter; for the same filter the smaller scope, then the scope text.

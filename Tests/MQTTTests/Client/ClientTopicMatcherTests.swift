@@ -65,10 +65,20 @@ struct ClientSubscriptionMatcherTests {
             let filters = (0..<Int.random(in: 1...24, using: &random)).map { _ in Self.filter(&random) }
             let matcher = SubscriptionMatcher(filters: filters)
             let trie = TopicFilterSet(filters.compactMap(MQTTTopic.pattern(ofFilter:)))
+            var tagged = TopicFilterSet()
+            for (index, filter) in filters.enumerated() {
+                if let pattern = MQTTTopic.pattern(ofFilter: filter) { tagged.insert(pattern, tag: index) }
+            }
             for topic in (0..<40).map({ _ in Self.topic(&random) }) {
                 let expected = filters.contains { MQTTTopic.matches(name: topic, filter: $0) }
                 #expect(matcher.matches(topic) == expected, "\(filters) on \(topic)")
                 #expect(trie.matches(topic) == expected, "\(filters) on \(topic)")
+                // The tags reported are exactly the indices of the filters that match, each once.
+                let expectedTags = filters.indices.filter { MQTTTopic.matches(name: topic, filter: filters[$0]) }
+                var tags: [Int] = []
+                var name = topic
+                name.withUTF8 { bytes in tagged.forEachMatch(utf8: bytes) { tags.append($0) } }
+                #expect(tags.sorted() == expectedTags, "\(filters) on \(topic)")
                 compared += 1
                 if expected { matched += 1 }
             }
@@ -92,9 +102,14 @@ struct ClientSubscriptionMatcherTests {
         #expect(matcher.matches("y/7") && matcher.matches("x/3") && !matcher.matches("x/5"))
         var set = TopicFilterSet()
         set.insert(try TopicPattern(deepFilter))
-        set.insert(try TopicPattern(deepFilter))
-        #expect(set.count == 1)
-        #expect(set.matches(deepTopic) && !set.matches("a"))
+        set.insert(try TopicPattern(deepFilter), tag: 7)
+        set.insert(try TopicPattern("a/#"), tag: 8)
+        #expect(set.count == 2)
+        #expect(set.matches(deepTopic) && set.matches("a") && !set.matches("b"))
+        var tags: [Int] = []
+        var topic = deepTopic
+        topic.withUTF8 { bytes in set.forEachMatch(utf8: bytes) { tags.append($0) } }
+        #expect(tags.sorted() == [7, 8])
     }
 
     @Test func aTrieOfTenThousandFiltersFindsTheOneThatMatches() {
