@@ -39,34 +39,27 @@ extension SealingKeySource {
 extension KeyringSnapshot: SealingKeySource {
     /// The sealer of ``SealingKeySource/sealer(for:signing:)``: the topic's primary key (cached sealers, so
     /// sequence numbers keep increasing), signed by the topic's identity when `signing` asks for it and the key is an
-    /// AEAD key.
+    /// AEAD key. The choice is remembered per topic for this snapshot, so a publish on a known topic costs one
+    /// lookup (and a clock read when the key has a not-after).
     public func sealer(for topic: String, signing: PublishSigning) throws(KeyringError) -> Sealer {
-        let sign: Bool
-        switch signing {
-        case .never: sign = false
-        case .always: sign = true
-        case .whenAvailable:
-            let key = try primaryKey(for: topic)
-            sign = key.suite != .hmacSHA256 && (try? signingIdentity(for: topic)) != nil
-        }
-        return try sealer(for: topic, sign: sign)
+        try publishingSealer(for: topic, kind: signing.sealerKind)
     }
 
     /// The sign-only sealer of the topic's signing identity (`signingSealer(for:signAs:)`, from SealKeyring).
     public func signOnlySealer(for topic: String) throws(KeyringError) -> Sealer {
-        try signingSealer(for: topic)
+        try publishingSealer(for: topic, kind: .signOnly)
     }
 }
 
 extension KeyringWatcher: SealingKeySource {
     /// ``KeyringSnapshot/sealer(for:signing:)`` on the snapshot current now (follows hot reloads).
     public func sealer(for topic: String, signing: PublishSigning) throws(KeyringError) -> Sealer {
-        try current.sealer(for: topic, signing: signing)
+        try current.publishingSealer(for: topic, kind: signing.sealerKind)
     }
 
     /// ``KeyringSnapshot/signOnlySealer(for:)`` on the snapshot current now.
     public func signOnlySealer(for topic: String) throws(KeyringError) -> Sealer {
-        try current.signingSealer(for: topic)
+        try current.publishingSealer(for: topic, kind: .signOnly)
     }
 
     /// Checks the keyring file now (`checkNow()`, from SealKeyring): true when a new version was validated and
@@ -75,5 +68,16 @@ extension KeyringWatcher: SealingKeySource {
     public func refreshKeys() -> Bool {
         if case .reloaded = checkNow() { return true }
         return false
+    }
+}
+
+extension PublishSigning {
+    /// The snapshot's publishing sealer that stands for this choice.
+    var sealerKind: PublishingSealerKind {
+        switch self {
+        case .never: .unsigned
+        case .always: .signed
+        case .whenAvailable: .signedWhenAvailable
+        }
     }
 }

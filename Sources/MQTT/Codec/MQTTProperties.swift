@@ -97,69 +97,216 @@ public struct MQTTUserProperty: Hashable, Sendable {
 /// Only User Property, and Subscription Identifier in `PUBLISH`, may appear more than once.
 /// With MQTT 3.1.1 every packet's properties must be empty.
 public struct MQTTProperties: Hashable, Sendable {
-    /// `0x01` Payload Format Indicator (PUBLISH, Will).
-    public var payloadFormatIndicator: MQTTPayloadFormat?
-    /// `0x02` Message Expiry Interval in seconds (PUBLISH, Will).
-    public var messageExpiryInterval: UInt32?
-    /// `0x03` Content Type (PUBLISH, Will).
-    public var contentType: String?
-    /// `0x08` Response Topic, a topic name without wildcards (PUBLISH, Will).
-    public var responseTopic: String?
-    /// `0x09` Correlation Data (PUBLISH, Will).
-    public var correlationData: [UInt8]?
-    /// `0x0B` Subscription Identifiers, 1 to 268,435,455 (PUBLISH: any number; SUBSCRIBE: at most one).
-    public var subscriptionIdentifiers: [UInt32]
-    /// `0x11` Session Expiry Interval in seconds (CONNECT, CONNACK, DISCONNECT).
-    public var sessionExpiryInterval: UInt32?
-    /// `0x12` Assigned Client Identifier (CONNACK).
-    public var assignedClientIdentifier: String?
-    /// `0x13` Server Keep Alive in seconds (CONNACK).
-    public var serverKeepAlive: UInt16?
-    /// `0x15` Authentication Method (CONNECT, CONNACK, AUTH).
-    public var authenticationMethod: String?
-    /// `0x16` Authentication Data (CONNECT, CONNACK, AUTH).
-    public var authenticationData: [UInt8]?
-    /// `0x17` Request Problem Information (CONNECT).
-    public var requestProblemInformation: Bool?
-    /// `0x18` Will Delay Interval in seconds (Will).
-    public var willDelayInterval: UInt32?
-    /// `0x19` Request Response Information (CONNECT).
-    public var requestResponseInformation: Bool?
-    /// `0x1A` Response Information (CONNACK).
-    public var responseInformation: String?
-    /// `0x1C` Server Reference (CONNACK, DISCONNECT).
-    public var serverReference: String?
-    /// `0x1F` Reason String (CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH).
-    public var reasonString: String?
-    /// `0x21` Receive Maximum, not 0 (CONNECT, CONNACK).
-    public var receiveMaximum: UInt16?
-    /// `0x22` Topic Alias Maximum (CONNECT, CONNACK).
-    public var topicAliasMaximum: UInt16?
-    /// `0x23` Topic Alias, not 0 (PUBLISH).
-    public var topicAlias: UInt16?
-    /// `0x24` Maximum QoS, 0 or 1 (CONNACK).
-    public var maximumQoS: MQTTQoS?
-    /// `0x25` Retain Available (CONNACK).
-    public var retainAvailable: Bool?
-    /// `0x26` User Properties, in order (every packet and the Will).
-    public var userProperties: [MQTTUserProperty]
-    /// `0x27` Maximum Packet Size, not 0 (CONNECT, CONNACK).
-    public var maximumPacketSize: UInt32?
-    /// `0x28` Wildcard Subscription Available (CONNACK).
-    public var wildcardSubscriptionAvailable: Bool?
-    /// `0x29` Subscription Identifier Available (CONNACK).
-    public var subscriptionIdentifierAvailable: Bool?
-    /// `0x2A` Shared Subscription Available (CONNACK).
-    public var sharedSubscriptionAvailable: Bool?
+    /// The property values. Almost every packet has none, so they live in a shared box that is nil when empty:
+    /// the struct is one reference wide, and copying a message or a packet (the client does, several times per
+    /// message) retains one object instead of copying two hundred bytes and retaining a dozen fields.
+    /// Copy-on-write: a mutation copies a box that another value shares.
+    private var box: Box?
 
-    /// Creates an empty property set.
-    public init() {
-        self.subscriptionIdentifiers = []
-        self.userProperties = []
+    /// Every property's storage (the struct's fields before they were boxed).
+    fileprivate struct Values: Hashable, Sendable {
+        var payloadFormatIndicator: MQTTPayloadFormat?
+        var messageExpiryInterval: UInt32?
+        var contentType: String?
+        var responseTopic: String?
+        var correlationData: [UInt8]?
+        var subscriptionIdentifiers: [UInt32] = []
+        var sessionExpiryInterval: UInt32?
+        var assignedClientIdentifier: String?
+        var serverKeepAlive: UInt16?
+        var authenticationMethod: String?
+        var authenticationData: [UInt8]?
+        var requestProblemInformation: Bool?
+        var willDelayInterval: UInt32?
+        var requestResponseInformation: Bool?
+        var responseInformation: String?
+        var serverReference: String?
+        var reasonString: String?
+        var receiveMaximum: UInt16?
+        var topicAliasMaximum: UInt16?
+        var topicAlias: UInt16?
+        var maximumQoS: MQTTQoS?
+        var retainAvailable: Bool?
+        var userProperties: [MQTTUserProperty] = []
+        var maximumPacketSize: UInt32?
+        var wildcardSubscriptionAvailable: Bool?
+        var subscriptionIdentifierAvailable: Bool?
+        var sharedSubscriptionAvailable: Bool?
     }
 
+    /// The shared, copy-on-write storage; mutated only through ``mutate(_:)`` while uniquely referenced.
+    fileprivate final class Box: @unchecked Sendable {
+        var values: Values
+
+        init(_ values: Values) {
+            self.values = values
+        }
+    }
+
+    private var values: Values { box?.values ?? Values() }
+
+    private mutating func mutate(_ change: (inout Values) -> Void) {
+        if box == nil {
+            box = Box(Values())
+        } else if !isKnownUniquelyReferenced(&box) {
+            box = Box(box!.values)
+        }
+        change(&box!.values)
+    }
+
+    /// `0x01` Payload Format Indicator (PUBLISH, Will).
+    public var payloadFormatIndicator: MQTTPayloadFormat? {
+        get { box?.values.payloadFormatIndicator }
+        set { mutate { $0.payloadFormatIndicator = newValue } }
+    }
+    /// `0x02` Message Expiry Interval in seconds (PUBLISH, Will).
+    public var messageExpiryInterval: UInt32? {
+        get { box?.values.messageExpiryInterval }
+        set { mutate { $0.messageExpiryInterval = newValue } }
+    }
+    /// `0x03` Content Type (PUBLISH, Will).
+    public var contentType: String? {
+        get { box?.values.contentType }
+        set { mutate { $0.contentType = newValue } }
+    }
+    /// `0x08` Response Topic, a topic name without wildcards (PUBLISH, Will).
+    public var responseTopic: String? {
+        get { box?.values.responseTopic }
+        set { mutate { $0.responseTopic = newValue } }
+    }
+    /// `0x09` Correlation Data (PUBLISH, Will).
+    public var correlationData: [UInt8]? {
+        get { box?.values.correlationData }
+        set { mutate { $0.correlationData = newValue } }
+    }
+    /// `0x0B` Subscription Identifiers, 1 to 268,435,455 (PUBLISH: any number; SUBSCRIBE: at most one).
+    public var subscriptionIdentifiers: [UInt32] {
+        get { box?.values.subscriptionIdentifiers ?? [] }
+        set { mutate { $0.subscriptionIdentifiers = newValue } }
+    }
+    /// `0x11` Session Expiry Interval in seconds (CONNECT, CONNACK, DISCONNECT).
+    public var sessionExpiryInterval: UInt32? {
+        get { box?.values.sessionExpiryInterval }
+        set { mutate { $0.sessionExpiryInterval = newValue } }
+    }
+    /// `0x12` Assigned Client Identifier (CONNACK).
+    public var assignedClientIdentifier: String? {
+        get { box?.values.assignedClientIdentifier }
+        set { mutate { $0.assignedClientIdentifier = newValue } }
+    }
+    /// `0x13` Server Keep Alive in seconds (CONNACK).
+    public var serverKeepAlive: UInt16? {
+        get { box?.values.serverKeepAlive }
+        set { mutate { $0.serverKeepAlive = newValue } }
+    }
+    /// `0x15` Authentication Method (CONNECT, CONNACK, AUTH).
+    public var authenticationMethod: String? {
+        get { box?.values.authenticationMethod }
+        set { mutate { $0.authenticationMethod = newValue } }
+    }
+    /// `0x16` Authentication Data (CONNECT, CONNACK, AUTH).
+    public var authenticationData: [UInt8]? {
+        get { box?.values.authenticationData }
+        set { mutate { $0.authenticationData = newValue } }
+    }
+    /// `0x17` Request Problem Information (CONNECT).
+    public var requestProblemInformation: Bool? {
+        get { box?.values.requestProblemInformation }
+        set { mutate { $0.requestProblemInformation = newValue } }
+    }
+    /// `0x18` Will Delay Interval in seconds (Will).
+    public var willDelayInterval: UInt32? {
+        get { box?.values.willDelayInterval }
+        set { mutate { $0.willDelayInterval = newValue } }
+    }
+    /// `0x19` Request Response Information (CONNECT).
+    public var requestResponseInformation: Bool? {
+        get { box?.values.requestResponseInformation }
+        set { mutate { $0.requestResponseInformation = newValue } }
+    }
+    /// `0x1A` Response Information (CONNACK).
+    public var responseInformation: String? {
+        get { box?.values.responseInformation }
+        set { mutate { $0.responseInformation = newValue } }
+    }
+    /// `0x1C` Server Reference (CONNACK, DISCONNECT).
+    public var serverReference: String? {
+        get { box?.values.serverReference }
+        set { mutate { $0.serverReference = newValue } }
+    }
+    /// `0x1F` Reason String (CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, DISCONNECT, AUTH).
+    public var reasonString: String? {
+        get { box?.values.reasonString }
+        set { mutate { $0.reasonString = newValue } }
+    }
+    /// `0x21` Receive Maximum, not 0 (CONNECT, CONNACK).
+    public var receiveMaximum: UInt16? {
+        get { box?.values.receiveMaximum }
+        set { mutate { $0.receiveMaximum = newValue } }
+    }
+    /// `0x22` Topic Alias Maximum (CONNECT, CONNACK).
+    public var topicAliasMaximum: UInt16? {
+        get { box?.values.topicAliasMaximum }
+        set { mutate { $0.topicAliasMaximum = newValue } }
+    }
+    /// `0x23` Topic Alias, not 0 (PUBLISH).
+    public var topicAlias: UInt16? {
+        get { box?.values.topicAlias }
+        set { mutate { $0.topicAlias = newValue } }
+    }
+    /// `0x24` Maximum QoS, 0 or 1 (CONNACK).
+    public var maximumQoS: MQTTQoS? {
+        get { box?.values.maximumQoS }
+        set { mutate { $0.maximumQoS = newValue } }
+    }
+    /// `0x25` Retain Available (CONNACK).
+    public var retainAvailable: Bool? {
+        get { box?.values.retainAvailable }
+        set { mutate { $0.retainAvailable = newValue } }
+    }
+    /// `0x26` User Properties, in order (every packet and the Will).
+    public var userProperties: [MQTTUserProperty] {
+        get { box?.values.userProperties ?? [] }
+        set { mutate { $0.userProperties = newValue } }
+    }
+    /// `0x27` Maximum Packet Size, not 0 (CONNECT, CONNACK).
+    public var maximumPacketSize: UInt32? {
+        get { box?.values.maximumPacketSize }
+        set { mutate { $0.maximumPacketSize = newValue } }
+    }
+    /// `0x28` Wildcard Subscription Available (CONNACK).
+    public var wildcardSubscriptionAvailable: Bool? {
+        get { box?.values.wildcardSubscriptionAvailable }
+        set { mutate { $0.wildcardSubscriptionAvailable = newValue } }
+    }
+    /// `0x29` Subscription Identifier Available (CONNACK).
+    public var subscriptionIdentifierAvailable: Bool? {
+        get { box?.values.subscriptionIdentifierAvailable }
+        set { mutate { $0.subscriptionIdentifierAvailable = newValue } }
+    }
+    /// `0x2A` Shared Subscription Available (CONNACK).
+    public var sharedSubscriptionAvailable: Bool? {
+        get { box?.values.sharedSubscriptionAvailable }
+        set { mutate { $0.sharedSubscriptionAvailable = newValue } }
+    }
+
+    /// Creates an empty property set.
+    public init() {}
+
     /// Whether no property is present.
-    public var isEmpty: Bool { self == MQTTProperties() }
+    public var isEmpty: Bool {
+        guard let box else { return true }
+        return box.values == Values()
+    }
+
+    public static func == (lhs: MQTTProperties, rhs: MQTTProperties) -> Bool {
+        if lhs.box === rhs.box { return true }
+        return lhs.values == rhs.values
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(values)
+    }
 }
 
 /// Where a property set appears; decides which identifiers are allowed (MQTT 5 §2.2.2.2).

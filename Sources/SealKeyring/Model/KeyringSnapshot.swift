@@ -29,6 +29,8 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
     /// proportional to its levels, not to the number of primaries. Built on the first selection (a snapshot that
     /// only opens, or a reload, does not pay for it).
     private let primaryFilters = Mutex<TopicFilterSet?>(nil)
+    /// The publishing sealer chosen per topic (``publishingSealer(for:kind:)``).
+    let publishing = PublishingSealers()
 
     /// Builds a snapshot (the keyring must satisfy its invariants, as every loaded or mutated keyring does).
     public convenience init(_ keyring: Keyring) {
@@ -271,6 +273,28 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
         }
     }
 
+    /// The sealer a publisher uses on `topic`, remembered per topic for this snapshot: the first publish on a
+    /// topic selects as ``sealer(for:sign:signAs:now:)`` (or ``signingSealer(for:signAs:)``) does, later ones are one
+    /// lookup and, when the key has a not-after, one clock read.
+    ///
+    /// - Throws: ``KeyringError``: the errors of the selection it stands for.
+    package func publishingSealer(for topic: String, kind: PublishingSealerKind) throws(KeyringError) -> Sealer {
+        if let remembered = publishing.sealer(for: topic, kind: kind) { return remembered }
+        let sealer: Sealer
+        switch kind {
+        case .unsigned: sealer = try self.sealer(for: topic, sign: false)
+        case .signed: sealer = try self.sealer(for: topic, sign: true)
+        case .signOnly: sealer = try signingSealer(for: topic)
+        case .signedWhenAvailable:
+            let key = try primaryKey(for: topic)
+            let sign = key.suite != .hmacSHA256 && (try? signingIdentity(for: topic)) != nil
+            sealer = try self.sealer(for: topic, sign: sign)
+        }
+        let notAfter = sealer.mode == .sign ? nil : keysByID[sealer.keyID]?.notAfterSeconds
+        publishing.remember(sealer, notAfterSeconds: notAfter, for: topic, kind: kind)
+        return sealer
+    }
+
     private func identity(for topic: String, sign: Bool, signAs: String?) throws(KeyringError) -> KeyringIdentity? {
         if let signAs { return try signingIdentity(named: signAs, for: topic) }
         return sign ? try signingIdentity(for: topic) : nil
@@ -322,20 +346,5 @@ final class KeyringSealerCache: Sendable {
                 (slot.kid == 0 || kids.contains(slot.kid)) && (slot.sid == 0 || sids.contains(slot.sid))
             }
         }
-    }
-}
-
-/// A topic as a dictionary key compared and hashed by its UTF-8 bytes (MQTT's equality, unlike `String ==`, which
-/// equates canonically equivalent text).
-struct TopicBytes: Hashable, Sendable {
-    let topic: String
-
-    init(_ topic: String) { self.topic = topic }
-
-    static func == (lhs: TopicBytes, rhs: TopicBytes) -> Bool { lhs.topic.utf8.elementsEqual(rhs.topic.utf8) }
-
-    func hash(into hasher: inout Hasher) {
-        var topic = topic
-        topic.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
