@@ -299,11 +299,13 @@ public struct MQTTProperties: Hashable, Sendable {
         return box.values == Values()
     }
 
+    /// Whether both sets hold the same properties (a cleared set equals an empty one).
     public static func == (lhs: MQTTProperties, rhs: MQTTProperties) -> Bool {
         if lhs.box === rhs.box { return true }
         return lhs.values == rhs.values
     }
 
+    /// Hashes the property values (consistent with `==`).
     public func hash(into hasher: inout Hasher) {
         hasher.combine(values)
     }
