@@ -36,7 +36,7 @@ public struct SealedMQTTConfiguration: Sendable {
     /// How many delivered envelopes each subscription remembers (key id, sender id, sequence number) to count a
     /// copy redelivered after the replay window moved on, as a broker restart does when it resends its queue, as
     /// a duplicate instead of an `SealError.Reason.outsideWindow` rejection. The copy is dropped either way; this
-    /// only decides how it is counted. About 50 bytes each. Default 16,384; 0 turns it off.
+    /// only decides how it is counted. 32 to 48 bytes each. Default 16,384; 0 turns it off.
     public var deliveredHistoryCapacity: Int
     /// The logger for rejections and lifecycle events.
     public var logger: Logger

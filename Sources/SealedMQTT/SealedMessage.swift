@@ -12,12 +12,29 @@ public struct SealedMessage: Sendable, Hashable {
     /// The QoS it was delivered with.
     public let qos: MQTTQoS
     /// What the envelope proved, or nil for plaintext passed through on an opted-in topic.
-    public let envelope: OpenedMessage?
+    public var envelope: OpenedMessage? { verified.map { OpenedMessage(payload: payload, envelope: $0) } }
+    /// What the envelope proved, without a second reference to the payload (a message is copied on its way to the
+    /// consumer; one reference fewer is one retain and release fewer per copy).
+    let verified: OpenedEnvelope?
     /// The PUBLISH's MQTT 5 properties as received. They travel outside the envelope: nothing in them is encrypted
     /// or authenticated.
     public let properties: MQTTProperties
     /// The packet identifier of the delivery (QoS 1 and 2), as `MQTTMessage.packetIdentifier` (MQTT) has it.
     public let packetIdentifier: UInt16?
+
+    /// A message opened on the receive path: `payload` and what its envelope proved.
+    init(
+        topic: String, payload: [UInt8], retain: Bool, qos: MQTTQoS, verified: OpenedEnvelope?,
+        properties: MQTTProperties, packetIdentifier: UInt16?
+    ) {
+        self.topic = topic
+        self.payload = payload
+        self.retain = retain
+        self.qos = qos
+        self.verified = verified
+        self.properties = properties
+        self.packetIdentifier = packetIdentifier
+    }
 
     /// Creates a message (for tests of code that consumes sealed messages).
     public init(
@@ -28,23 +45,23 @@ public struct SealedMessage: Sendable, Hashable {
         self.payload = payload
         self.retain = retain
         self.qos = qos
-        self.envelope = envelope
+        self.verified = envelope.map { OpenedEnvelope(describing: $0) }
         self.properties = properties
         self.packetIdentifier = packetIdentifier
     }
 
     /// Whether the payload arrived in clear without an envelope (only on topics whose policy allows plaintext).
-    public var isPlaintext: Bool { envelope == nil }
+    public var isPlaintext: Bool { verified == nil }
     /// The sid of the signer whose Ed25519 signature verified: the sender's identity. Nil when unsigned.
-    public var signer: UInt32? { envelope?.signer }
+    public var signer: UInt32? { verified?.signer }
     /// The key id that opened the envelope (in sign-only mode the signer's id). Nil for plaintext.
-    public var keyID: UInt32? { envelope?.keyID }
+    public var keyID: UInt32? { verified?.keyID }
     /// The sender id of the envelope (equal to ``signer`` in signed modes). Nil for plaintext.
-    public var senderID: UInt32? { envelope?.senderID }
+    public var senderID: UInt32? { verified?.senderID }
     /// The envelope mode (encrypt, encrypt + sign, MAC, sign). Nil for plaintext.
-    public var mode: SealMode? { envelope?.mode }
+    public var mode: SealMode? { verified?.mode }
     /// The sender's timestamp, Unix milliseconds. Nil for plaintext.
-    public var timestampMilliseconds: UInt64? { envelope?.timestampMilliseconds }
+    public var timestampMilliseconds: UInt64? { verified?.timestampMilliseconds }
     /// The payload as UTF-8 text (invalid sequences are repaired).
     public var payloadString: String { String(decoding: payload, as: UTF8.self) }
 }

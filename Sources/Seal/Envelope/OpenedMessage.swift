@@ -49,9 +49,19 @@ public struct OpenedEnvelope: Sendable, Hashable {
 
 extension OpenedMessage {
     /// The message of an envelope opened with `payload`.
-    init(payload: [UInt8], envelope: OpenedEnvelope) {
+    package init(payload: [UInt8], envelope: OpenedEnvelope) {
         self.init(
             payload: payload, mode: envelope.mode, keyID: envelope.keyID, senderID: envelope.senderID,
             sequence: envelope.sequence, sealedForRetain: envelope.sealedForRetain, signer: envelope.signer)
+    }
+}
+
+extension OpenedEnvelope {
+    /// What `message` proved, without its payload.
+    package init(describing message: OpenedMessage) {
+        self.init(
+            payloadCount: message.payload.count, mode: message.mode, keyID: message.keyID,
+            senderID: message.senderID, sequence: message.sequence, sealedForRetain: message.sealedForRetain,
+            signer: message.signer)
     }
 }

@@ -52,7 +52,7 @@ final class SubscriptionPipeline: Sendable {
     /// Unsigned envelopes (about 1 µs each) are opened right here. A batch with signed envelopes (about 50 µs each)
     /// is split into lanes by topic, and the lanes run as child tasks: a topic's messages stay in one lane, in
     /// order, and the verdicts are applied in the batch's order, so delivery order is arrival order.
-    func judge(_ batch: [MQTTMessage], into ready: inout [SealedMessage]) async {
+    func judge(_ batch: [MQTTMessage], into ready: inout CircularBuffer<SealedMessage>) async {
         if lanes > 1 && batch.count > 1 && batch.contains(where: Self.isSigned) {
             for (message, first) in zip(batch, await judgeInLanes(batch)) {
                 let verdict = mayKnowAfterReload(first) ? await reloadAndJudge(message) : first
@@ -95,7 +95,7 @@ final class SubscriptionPipeline: Sendable {
     }
 
     /// Counts the verdict (and records a rejection); the message to hand over when it passed.
-    private func apply(_ verdict: Verdict) -> SealedMessage? {
+    private func apply(_ verdict: consuming Verdict) -> SealedMessage? {
         switch verdict {
         case .deliver(let message):
             if message.isPlaintext { accounting.recordPlaintext() } else { accounting.recordDelivered() }
@@ -164,14 +164,15 @@ final class SubscriptionPipeline: Sendable {
                 return .deliver(
                     SealedMessage(
                         topic: message.topic, payload: opened.payload, retain: message.retain, qos: message.qos,
-                        envelope: opened, properties: message.properties, packetIdentifier: message.packetIdentifier))
+                        verified: OpenedEnvelope(describing: opened), properties: message.properties,
+                        packetIdentifier: message.packetIdentifier))
             }
         case .failure(let error):
             if error.reason == .malformed && topicPolicy.allowsPlaintext {
                 return .deliver(
                     SealedMessage(
                         topic: message.topic, payload: Array(buffer: message.payload), retain: message.retain,
-                        qos: message.qos, envelope: nil, properties: message.properties,
+                        qos: message.qos, verified: nil, properties: message.properties,
                         packetIdentifier: message.packetIdentifier))
             }
             // Authentic, but below the replay window: a copy of a delivered message (a broker restart resends its
@@ -247,18 +248,22 @@ final class SubscriptionReader: Sendable {
             } catch let error as MQTTError {
                 throw SealedMQTTError.transport(error, "subscription \(pipeline.filter)")
             }
-            var batch: [MQTTMessage] = []
+            var batch = [first]
             raw.takeBuffered(upTo: pipeline.batchLimit - 1, into: &batch)
-            if batch.isEmpty {
+            if batch.count == 1 {
                 // One message per read (a light load): no batch to build.
                 if let message = await pipeline.judgeOne(first) { return message }
                 continue
             }
-            batch.insert(first, at: 0)
-            var judged: [SealedMessage] = []
+            var judged = CircularBuffer<SealedMessage>(initialCapacity: batch.count)
             await pipeline.judge(batch, into: &judged)
-            guard let head = judged.first else { continue }
-            if judged.count > 1 { ready.withLock { $0.append(contentsOf: judged.dropFirst()) } }
+            guard let head = judged.popFirst() else { continue }
+            if !judged.isEmpty {
+                // Handed over whole: the buffer is empty unless another iterator of a copy of the stream filled it.
+                ready.withLock { ready in
+                    if ready.isEmpty { swap(&ready, &judged) } else { ready.append(contentsOf: judged) }
+                }
+            }
             return head
         }
     }
