@@ -255,7 +255,8 @@ final class SubscriptionReader: Sendable {
                 if let message = await pipeline.judgeOne(first) { return message }
                 continue
             }
-            var judged = CircularBuffer<SealedMessage>(initialCapacity: batch.count)
+            // One slot more than the batch: a CircularBuffer grows when it becomes full.
+            var judged = CircularBuffer<SealedMessage>(initialCapacity: batch.count + 1)
             await pipeline.judge(batch, into: &judged)
             guard let head = judged.popFirst() else { continue }
             if !judged.isEmpty {
