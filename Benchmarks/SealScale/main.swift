@@ -4,7 +4,8 @@
 //   - topic routing: one subscription with 1 / 100 / 10,000 filters (`SubscriptionMatcher`, what the MQTT client routes with),
 //     nanoseconds per message;
 //   - keyring lookup: keyrings of 1 / 1,000 / 10,000 / 100,000 primary keys with disjoint filters, nanoseconds per
-//     `sealer(for:)` (sealing's lookup) and per `open` (opening's lookup, through the keyring's topic ACL).
+//     `sealer(for:)` (sealing's lookup), per `publishingSealer(for:kind:)` (the sealed client's, remembered per
+//     topic) and per `open` (opening's lookup, through the keyring's topic ACL).
 // Memory is the process's resident size before and after the guard fills (page-granular: meaningful from about a
 // thousand senders), so it counts every byte the guard holds, dictionary and arrays included.
 import Glibc
@@ -75,7 +76,9 @@ func routing(filters count: Int) -> Double {
 }
 
 /// Nanoseconds per `sealer(for:)` and per `open` with a keyring of `count` primary keys, each on its own filter.
-func keyringLookup(keys count: Int) throws -> (build: Double, first: Double, seal: Double, open: Double) {
+func keyringLookup(
+    keys count: Int
+) throws -> (build: Double, first: Double, seal: Double, publishing: Double, open: Double) {
     // Built in one step (`addKey` checks the invariants per key, which is quadratic over 100,000 keys).
     let keys = try (0..<count).map { index in
         let kid = UInt32(index + 1)
@@ -97,6 +100,13 @@ func keyringLookup(keys count: Int) throws -> (build: Double, first: Double, sea
     start = nanoseconds()
     for index in 0..<lookups { blackHole(try snapshot.sealer(for: topics[index % topics.count], sign: false)) }
     let seal = Double(nanoseconds() - start) / Double(lookups)
+    // What SealedMQTTClient asks for on every publish: the sealer remembered per topic and kind.
+    for topic in topics { blackHole(try snapshot.publishingSealer(for: topic, kind: .unsigned)) }
+    start = nanoseconds()
+    for index in 0..<lookups {
+        blackHole(try snapshot.publishingSealer(for: topics[index % topics.count], kind: .unsigned))
+    }
+    let publishing = Double(nanoseconds() - start) / Double(lookups)
     let sealer = try snapshot.sealer(for: topics[0], sign: false)
     let payload = [UInt8](repeating: 1, count: 64)
     let envelopes = try (0..<lookups).map { _ in try sealer.seal(payload, topic: topics[0]) }
@@ -104,7 +114,7 @@ func keyringLookup(keys count: Int) throws -> (build: Double, first: Double, sea
     start = nanoseconds()
     for envelope in envelopes { blackHole(try opener.open(envelope, topic: topics[0])) }
     let open = Double(nanoseconds() - start) / Double(lookups)
-    return (build, first, seal, open)
+    return (build, first, seal, publishing, open)
 }
 
 func format(_ value: Double) -> String { String(Int(value.rounded())) }
@@ -127,13 +137,13 @@ do {
     case "keys":
         print(
             "| primary keys in the keyring | snapshot build ms | first sealer(for:) of a topic ns "
-                + "| later sealer(for:) ns | open ns (64 B) |")
-        print("| --- | --- | --- | --- | --- |")
+                + "| later sealer(for:) ns | later publishing sealer ns | open ns (64 B) |")
+        print("| --- | --- | --- | --- | --- | --- |")
         for count in [1, 1_000, 10_000, 100_000] {
             let result = try keyringLookup(keys: count)
             print(
                 "| \(count) | \(format(result.build)) | \(format(result.first)) | \(format(result.seal)) "
-                    + "| \(format(result.open)) |")
+                    + "| \(format(result.publishing)) | \(format(result.open)) |")
         }
     default:
         throw SetupFailure(description: "usage: SealScale replay SENDERS MESSAGES | routing | keys")
