@@ -36,7 +36,8 @@ public struct SealedMessage: Sendable, Hashable {
         self.packetIdentifier = packetIdentifier
     }
 
-    /// Creates a message (for tests of code that consumes sealed messages).
+    /// Creates a message (for tests of code that consumes sealed messages). The message keeps what `envelope`
+    /// proved; its ``envelope`` then carries `payload` as its payload.
     public init(
         topic: String, payload: [UInt8], retain: Bool, qos: MQTTQoS, envelope: OpenedMessage?,
         properties: MQTTProperties = MQTTProperties(), packetIdentifier: UInt16? = nil

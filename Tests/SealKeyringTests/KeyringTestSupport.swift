@@ -124,3 +124,14 @@ enum KeyringFixtures {
         key.sealKey?.withUnsafeSecretBytes { Array($0) }
     }
 }
+
+/// A keyring with two primaries whose filters differ only in the spelling of "café": NFC (`é` as one code point)
+/// and NFD (`e` + combining acute), which Swift's `String ==` equates and MQTT does not.
+func twoSpellingsKeyring() throws -> (keyring: Keyring, nfc: UInt32, nfd: UInt32) {
+    var keyring = Keyring()
+    let nfc = try keyring.addKey(scope: try TopicScope(parsing: ["caf\u{00E9}/#"]))
+    try keyring.promote(nfc)
+    let nfd = try keyring.addKey(scope: try TopicScope(parsing: ["cafe\u{0301}/#"]))
+    try keyring.promote(nfd)
+    return (keyring, nfc, nfd)
+}

@@ -56,11 +56,7 @@ import Testing
     }
 
     @Test func theNFCAndNFDSpellingsHaveTheirOwnSlots() throws {
-        var keyring = Keyring()
-        let nfcKey = try keyring.addKey(scope: try TopicScope(parsing: ["caf\u{00E9}/#"]))
-        try keyring.promote(nfcKey)
-        let nfdKey = try keyring.addKey(scope: try TopicScope(parsing: ["cafe\u{0301}/#"]))
-        try keyring.promote(nfdKey)
+        let (keyring, nfcKey, nfdKey) = try twoSpellingsKeyring()
         let snapshot = KeyringSnapshot(keyring)
         for _ in 0..<2 {
             #expect(try snapshot.publishingSealer(for: "caf\u{00E9}/u", kind: .unsigned).keyID == nfcKey)

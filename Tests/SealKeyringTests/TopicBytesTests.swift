@@ -39,11 +39,7 @@ import Testing
     /// The snapshot remembers which primary seals on a topic; the memory is keyed by bytes, so the NFD spelling
     /// after the NFC one still gets its own key, in either order and after the memory was cleared.
     @Test func theRememberedPrimaryChoiceIsPerSpelling() throws {
-        var keyring = Keyring()
-        let nfcKey = try keyring.addKey(scope: try TopicScope(parsing: ["caf\u{00E9}/#"]))
-        try keyring.promote(nfcKey)
-        let nfdKey = try keyring.addKey(scope: try TopicScope(parsing: ["cafe\u{0301}/#"]))
-        try keyring.promote(nfdKey)
+        let (keyring, nfcKey, nfdKey) = try twoSpellingsKeyring()
         let snapshot = KeyringSnapshot(keyring)
         for _ in 0..<2 {
             #expect(try snapshot.primaryKey(for: Self.nfc).kid == nfcKey)

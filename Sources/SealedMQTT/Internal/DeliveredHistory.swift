@@ -50,8 +50,10 @@ final class DeliveredHistory: Sendable {
         /// The slot holding `identity` (whose hash is `hash`), or nil.
         func slot(of identity: EnvelopeIdentity, hash: UInt64) -> Int? {
             var index = Int(truncatingIfNeeded: hash) & mask
-            while slots[index] != 0 {
+            // Bounded by the table's size (it is at most half full, so a run ends long before).
+            for _ in 0..<slots.count {
                 let entry = slots[index]
+                if entry == 0 { return nil }
                 if entry & 0xFFFF_FFFF == hash && ring[Int(entry >> 32) - 1] == identity { return index }
                 index = (index + 1) & mask
             }
@@ -62,7 +64,7 @@ final class DeliveredHistory: Sendable {
         mutating func vacate(_ slot: Int) {
             var hole = slot
             var index = slot
-            while true {
+            for _ in 1..<slots.count {
                 index = (index + 1) & mask
                 let entry = slots[index]
                 if entry == 0 { break }
@@ -88,7 +90,13 @@ final class DeliveredHistory: Sendable {
                 ring.append(identity)
             }
             var index = Int(truncatingIfNeeded: hash) & mask
-            while slots[index] != 0 { index = (index + 1) & mask }
+            var probes = 0
+            while slots[index] != 0 {
+                // At most half full, so an empty slot is always near; a full table is a broken invariant.
+                probes += 1
+                precondition(probes < slots.count, "delivered history index full")
+                index = (index + 1) & mask
+            }
             slots[index] = UInt64(next + 1) << 32 | hash
             next = next + 1 == capacity ? 0 : next + 1
         }
