@@ -23,8 +23,8 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
     let sealers: KeyringSealerCache
     /// The primary chosen per topic (compared as UTF-8 bytes), so that publishing on a known topic does not scan
     /// every primary again. Cleared when full: memory stays bounded for any number of topics.
-    private let selections = Mutex<[TopicBytes: UInt32]>([:])
     static let selectionCapacity = 4_096
+    private let selections = BoundedMemory<TopicBytes, UInt32>(capacity: selectionCapacity)
     /// Every filter of every primary, tagged with the primary's index in `primaries`: a topic's candidates in time
     /// proportional to its levels, not to the number of primaries. Built on the first selection (a snapshot that
     /// only opens, or a reload, does not pay for it).
@@ -84,7 +84,7 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
     /// on the time; expiry is checked by the caller on every call).
     private func selectPrimary(for topic: String) throws(KeyringError) -> KeyringKey {
         let bytes = TopicBytes(topic)
-        if let kid = selections.withLock({ $0[bytes] }), let key = keysByID[kid] { return key }
+        if let kid = selections.value(for: bytes), let key = keysByID[kid] { return key }
         try TopicFilter.validateTopic(topic)
         let candidates = primaryFilterSet()
         var best: (key: KeyringKey, filter: TopicFilter, index: Int)?
@@ -108,10 +108,7 @@ public final class KeyringSnapshot: SealKeySource, Sendable {
         guard let selected = best?.key else {
             throw KeyringError(.noPrimary, "no primary key's topic filter matches topic \(TopicFilter.quoted(topic))")
         }
-        selections.withLock { selections in
-            if selections.count >= Self.selectionCapacity { selections.removeAll(keepingCapacity: true) }
-            selections[bytes] = selected.kid
-        }
+        selections.remember(selected.kid, for: bytes)
         return selected
     }
 

@@ -1,5 +1,4 @@
-public import Seal
-import Synchronization
+import Seal
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -38,42 +37,21 @@ final class PublishingSealers: Sendable {
     }
 
     static let capacity = 4_096
-    private let remembered = Mutex<[Slot: Remembered]>([:])
+    private let remembered = BoundedMemory<Slot, Remembered>(capacity: capacity)
 
     /// The remembered sealer for `topic` and `kind` while its key has not expired; nil otherwise.
     func sealer(for topic: String, kind: PublishingSealerKind) -> Sealer? {
-        guard let found = remembered.withLock({ $0[Slot(topic: TopicBytes(topic), kind: kind)] }) else { return nil }
+        guard let found = remembered.value(for: Slot(topic: TopicBytes(topic), kind: kind)) else { return nil }
         if let notAfter = found.notAfterSeconds, KeyringTime.seconds(Date()) >= notAfter { return nil }
         return found.sealer
     }
 
     func remember(_ sealer: Sealer, notAfterSeconds: Int64?, for topic: String, kind: PublishingSealerKind) {
-        remembered.withLock { remembered in
-            if remembered.count >= Self.capacity { remembered.removeAll(keepingCapacity: true) }
-            remembered[Slot(topic: TopicBytes(topic), kind: kind)] = Remembered(
-                sealer: sealer, notAfterSeconds: notAfterSeconds)
-        }
+        remembered.remember(
+            Remembered(sealer: sealer, notAfterSeconds: notAfterSeconds),
+            for: Slot(topic: TopicBytes(topic), kind: kind))
     }
 
     /// Topics remembered (for tests of the bound).
-    var count: Int { remembered.withLock { $0.count } }
-}
-
-/// A topic as a dictionary key compared and hashed by its UTF-8 bytes (MQTT's equality, unlike `String ==`, which
-/// equates canonically equivalent text).
-struct TopicBytes: Hashable, Sendable {
-    let topic: String
-
-    init(_ topic: String) { self.topic = topic }
-
-    static func == (lhs: TopicBytes, rhs: TopicBytes) -> Bool {
-        var left = lhs.topic
-        var right = rhs.topic
-        return left.withUTF8 { left in right.withUTF8 { right in left.elementsEqual(right) } }
-    }
-
-    func hash(into hasher: inout Hasher) {
-        var topic = topic
-        topic.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-    }
+    var count: Int { remembered.count }
 }
